@@ -1,0 +1,404 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::auth::Auth;
+use crate::error::{Error, ErrorBody};
+use crate::model::*;
+use crate::retry::RetryPolicy;
+
+/// Where the REST API lives.
+#[derive(Clone, Debug)]
+pub enum ApiBase {
+    /// A site, `https://<site>.atlassian.net` (API tokens, or the simulator).
+    Site(Url),
+    /// The OAuth gateway with a known cloud id:
+    /// `https://api.atlassian.com/ex/jira/<cloudId>`.
+    Gateway { api_url: Url, cloud_id: String },
+    /// The OAuth gateway; the cloud id of `site_url` is looked up once in
+    /// `{api_url}/oauth/token/accessible-resources` and cached.
+    GatewayDiscover { api_url: Url },
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub base: ApiBase,
+    /// The site for browse links (`<site>/browse/KEY`). Required with the
+    /// gateway forms; defaults to the site URL otherwise.
+    pub site_url: Option<Url>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    pub fn new(base: ApiBase) -> Self {
+        ClientConfig {
+            base,
+            site_url: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    /// The API root, e.g. `https://x.atlassian.net/rest/api/3/`, known once
+    /// the cloud id is (discovery needs a token, so it happens lazily).
+    api_root: OnceCell<Url>,
+    site_url: Option<Url>,
+}
+
+/// A Jira client. Cloning is cheap and shares the connection pool; use
+/// [`JiraClient::with_auth`] for a per-request credential.
+#[derive(Clone)]
+pub struct JiraClient {
+    inner: Arc<Inner>,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for JiraClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraClient")
+            .field("base", &self.inner.config.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which API a call is for (used in logs and call accounting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Call {
+    UserSearch,
+    Project,
+    ProjectSearch,
+    Priorities,
+    CreateIssue,
+    Myself,
+    AccessibleResources,
+}
+
+impl JiraClient {
+    pub fn new(config: ClientConfig, auth: Auth) -> Result<JiraClient, Error> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            // Nothing Jira answers is followed as a URL (no SSRF through
+            // redirects).
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("jira-action/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::from_reqwest)?;
+        let api_root = OnceCell::new();
+        let site_url = match &config.base {
+            ApiBase::Site(url) => {
+                let _ = api_root.set(rest_root(url)?);
+                Some(config.site_url.clone().unwrap_or_else(|| url.clone()))
+            }
+            ApiBase::Gateway { api_url, cloud_id } => {
+                let _ = api_root.set(rest_root(&gateway_url(api_url, cloud_id)?)?);
+                config.site_url.clone()
+            }
+            ApiBase::GatewayDiscover { .. } => config.site_url.clone(),
+        };
+        if site_url.is_none() {
+            return Err(Error::Url(
+                "the OAuth gateway needs the site URL for browse links".into(),
+            ));
+        }
+        Ok(JiraClient {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                api_root,
+                site_url,
+            }),
+            auth,
+        })
+    }
+
+    /// The same client (and connection pool) with other credentials.
+    pub fn with_auth(&self, auth: Auth) -> JiraClient {
+        JiraClient {
+            inner: Arc::clone(&self.inner),
+            auth,
+        }
+    }
+
+    /// The link a person opens to see an issue: always on the site, never
+    /// on the OAuth gateway.
+    pub fn browse_url(&self, key: &str) -> String {
+        let site = self
+            .inner
+            .site_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/'))
+            .unwrap_or_default();
+        format!("{site}/browse/{key}")
+    }
+
+    /// `GET /user/search?query=`: users whose name or email starts with
+    /// `query` (never the whole directory).
+    pub async fn search_users(&self, query: &str, max_results: u32) -> Result<Vec<User>, Error> {
+        let max = max_results.to_string();
+        self.get(
+            Call::UserSearch,
+            &["user", "search"],
+            &[("query", query), ("maxResults", &max)],
+        )
+        .await
+    }
+
+    /// `GET /project/{idOrKey}`, with its issue types and components.
+    pub async fn project(&self, id_or_key: &str) -> Result<Project, Error> {
+        self.get(Call::Project, &["project", id_or_key], &[]).await
+    }
+
+    /// `GET /project/search`: the first page of projects the caller can
+    /// see (to tell a person which projects exist).
+    pub async fn search_projects(&self, max_results: u32) -> Result<Vec<ProjectSummary>, Error> {
+        let max = max_results.to_string();
+        let page: ProjectPage = self
+            .get(
+                Call::ProjectSearch,
+                &["project", "search"],
+                &[("maxResults", &max)],
+            )
+            .await?;
+        Ok(page.values)
+    }
+
+    /// `GET /priority`.
+    pub async fn priorities(&self) -> Result<Vec<Priority>, Error> {
+        self.get(Call::Priorities, &["priority"], &[]).await
+    }
+
+    /// `GET /myself`: who the credentials belong to.
+    pub async fn myself(&self) -> Result<Myself, Error> {
+        self.get(Call::Myself, &["myself"], &[]).await
+    }
+
+    /// `POST /issue`. Retried only when Jira provably did not create it
+    /// (429, 503 with `Retry-After`, connection refused); any other failure
+    /// leaves the outcome unknown and is returned as is.
+    pub async fn create_issue(&self, issue: &NewIssue) -> Result<CreatedIssue, Error> {
+        let url = self.url(&["issue"], &[]).await?;
+        let body = serde_json::to_vec(issue).map_err(|e| Error::Decode(e.to_string()))?;
+        let bytes = self
+            .execute(Call::CreateIssue, Method::POST, url, Some(body), true)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// The sites an OAuth token may reach.
+    pub async fn accessible_resources(&self) -> Result<Vec<AccessibleResource>, Error> {
+        let api_url = match &self.inner.config.base {
+            ApiBase::Gateway { api_url, .. } | ApiBase::GatewayDiscover { api_url } => api_url,
+            ApiBase::Site(url) => url,
+        };
+        let mut url = api_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::Url("not a base URL".into()))?
+            .pop_if_empty()
+            .extend(["oauth", "token", "accessible-resources"]);
+        let bytes = self
+            .execute(Call::AccessibleResources, Method::GET, url, None, false)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, Error> {
+        let url = self.url(segments, query).await?;
+        let bytes = self.execute(call, Method::GET, url, None, false).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Builds `{api root}/{segments...}?{query}`. Segments are
+    /// percent-encoded one by one, so a value such as `../myself` stays
+    /// one path segment and cannot reach another endpoint.
+    async fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, Error> {
+        let mut url = self.api_root().await?.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::Url("not a base URL".into()))?
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    async fn api_root(&self) -> Result<&Url, Error> {
+        self.inner
+            .api_root
+            .get_or_try_init(|| async {
+                let ApiBase::GatewayDiscover { api_url } = &self.inner.config.base else {
+                    return Err(Error::Url("API root not set".into()));
+                };
+                let site = self.inner.site_url.as_ref().map(|u| u.as_str());
+                let site = site.unwrap_or_default().trim_end_matches('/');
+                let resources = self.accessible_resources().await?;
+                let found = resources
+                    .iter()
+                    .find(|r| r.url.trim_end_matches('/').eq_ignore_ascii_case(site))
+                    .ok_or_else(|| Error::SiteNotAccessible(site.to_owned()))?;
+                tracing::info!(cloud_id = %found.id, site, "discovered Jira cloud id");
+                rest_root(&gateway_url(api_url, &found.id)?)
+            })
+            .await
+    }
+
+    /// Sends one call with the retry policy. `write` calls are retried only
+    /// where Jira provably did not apply them.
+    async fn execute(
+        &self,
+        call: Call,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        write: bool,
+    ) -> Result<bytes::Bytes, Error> {
+        let policy = &self.inner.config.retry;
+        let mut waited = Duration::ZERO;
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let result = self
+                .send_once(method.clone(), url.clone(), body.clone())
+                .await;
+            let elapsed = started.elapsed();
+            match &result {
+                Ok(_) => tracing::debug!(?call, attempt, ?elapsed, "jira call ok"),
+                Err(err) => {
+                    tracing::debug!(?call, attempt, ?elapsed, status = ?err.status(), "jira call failed")
+                }
+            }
+            let err = match result {
+                Ok(bytes) => return Ok(bytes),
+                Err(err) => err,
+            };
+            let retry_after = match &err {
+                Error::Api { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let retryable = if write {
+                err.provably_not_applied()
+            } else {
+                matches!(
+                    &err,
+                    Error::Api {
+                        status: 429 | 502 | 503 | 504,
+                        ..
+                    } | Error::Connect(_)
+                        | Error::Transport(_)
+                )
+            };
+            if !retryable || attempt >= policy.max_attempts {
+                return Err(rate_limited_or(err));
+            }
+            let wait = policy.backoff(attempt, retry_after);
+            if waited + wait > policy.budget {
+                return Err(rate_limited_or(err));
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<bytes::Bytes, Error> {
+        let mut request = self
+            .inner
+            .http
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(value) = self.auth.header_value() {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request.send().await.map_err(Error::from_reqwest)?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let bytes = response.bytes().await.map_err(Error::from_reqwest)?;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        Err(Error::Api {
+            status: status.as_u16(),
+            body: ErrorBody::parse(&bytes),
+            retry_after: if status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE
+            {
+                retry_after
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// A 429 that outlived the retries is reported as rate limiting, with the
+/// wait Jira asked for; everything else as it was.
+fn rate_limited_or(err: Error) -> Error {
+    match err {
+        Error::Api {
+            status: 429,
+            retry_after,
+            ..
+        } => Error::RateLimited {
+            retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+        },
+        other => other,
+    }
+}
+
+/// `Retry-After` in seconds (Jira sends seconds; an HTTP date is ignored).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn gateway_url(api_url: &Url, cloud_id: &str) -> Result<Url, Error> {
+    let mut url = api_url.clone();
+    url.path_segments_mut()
+        .map_err(|()| Error::Url("not a base URL".into()))?
+        .pop_if_empty()
+        .extend(["ex", "jira", cloud_id]);
+    Ok(url)
+}
+
+fn rest_root(base: &Url) -> Result<Url, Error> {
+    if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+        return Err(Error::Url(format!("{base} is not an http(s) URL")));
+    }
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .map_err(|()| Error::Url("not a base URL".into()))?
+        .pop_if_empty()
+        .extend(["rest", "api", "3"]);
+    Ok(url)
+}

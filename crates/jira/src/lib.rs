@@ -1,0 +1,19 @@
+//! A typed async client for the Jira Cloud REST API (v3).
+//!
+//! One pooled `reqwest` client (rustls) per process, connect and request
+//! timeouts, typed errors parsed from Jira's `{errorMessages, errors}` body,
+//! and a retry policy that only repeats what Jira provably did not apply.
+//! The rest of jira-action talks to Jira only through [`JiraClient`], so
+//! the simulator, the sandbox and Jira itself share one code path.
+
+mod auth;
+mod client;
+mod error;
+mod model;
+mod retry;
+
+pub use auth::Auth;
+pub use client::{ApiBase, Call, ClientConfig, JiraClient};
+pub use error::{Error, ErrorBody};
+pub use model::*;
+pub use retry::RetryPolicy;
