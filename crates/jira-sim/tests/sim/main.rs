@@ -1,0 +1,11 @@
+//! Integration tests: the simulator over real HTTP, with reqwest. One
+//! binary (modules) to keep builds short.
+
+mod auth;
+mod common;
+mod create;
+mod faults;
+mod meta;
+mod scale;
+mod search;
+mod users;
