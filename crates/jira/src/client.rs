@@ -82,6 +82,7 @@ pub enum Call {
     CreateIssue,
     Myself,
     AccessibleResources,
+    CreateMetaFields,
 }
 
 impl JiraClient {
@@ -179,6 +180,53 @@ impl JiraClient {
     /// `GET /priority`.
     pub async fn priorities(&self) -> Result<Vec<Priority>, Error> {
         self.get(Call::Priorities, &["priority"], &[]).await
+    }
+
+    /// `GET /issue/createmeta/{project}/issuetypes/{id}`, every page: the
+    /// fields of the create screen, which are required, their allowed
+    /// values. As Jira computes it for these credentials (a field the
+    /// caller may not set, such as reporter without Modify Reporter, is
+    /// not listed).
+    pub async fn create_meta_fields(
+        &self,
+        project_id_or_key: &str,
+        issue_type_id: &str,
+    ) -> Result<Vec<FieldMeta>, Error> {
+        const PAGE: usize = 50;
+        let mut fields: Vec<FieldMeta> = Vec::new();
+        // Bounded: a create screen has tens of fields, not thousands.
+        for _ in 0..40 {
+            let start = fields.len().to_string();
+            let max = PAGE.to_string();
+            let page: FieldMetaPage = self
+                .get(
+                    Call::CreateMetaFields,
+                    &[
+                        "issue",
+                        "createmeta",
+                        project_id_or_key,
+                        "issuetypes",
+                        issue_type_id,
+                    ],
+                    &[("startAt", &start), ("maxResults", &max)],
+                )
+                .await?;
+            let batch = if page.fields.is_empty() {
+                page.results
+            } else {
+                page.fields
+            };
+            let got = batch.len();
+            fields.extend(batch);
+            let done = match page.total {
+                Some(total) => fields.len() as u64 >= total,
+                None => got < PAGE,
+            };
+            if done || got == 0 {
+                break;
+            }
+        }
+        Ok(fields)
     }
 
     /// `GET /myself`: who the credentials belong to.

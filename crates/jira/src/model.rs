@@ -165,3 +165,49 @@ pub struct NewIssue {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<EntityProperty>,
 }
+
+/// One field of a create screen, from create metadata.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldMeta {
+    pub field_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub has_default_value: bool,
+    #[serde(default)]
+    pub schema: Option<FieldSchema>,
+    /// Present for fields with a closed set of values (priority,
+    /// components, select lists, …): each has an `id` and a `name` or
+    /// `value`.
+    #[serde(default)]
+    pub allowed_values: Option<Vec<Value>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldSchema {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub items: Option<String>,
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub custom: Option<String>,
+}
+
+/// One page of `createmeta/{project}/issuetypes/{id}`. The spec names the
+/// array `fields`, and also lists `results`; either is read.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FieldMetaPage {
+    #[serde(default)]
+    pub fields: Vec<FieldMeta>,
+    #[serde(default)]
+    pub results: Vec<FieldMeta>,
+    #[serde(default)]
+    pub total: Option<u64>,
+}

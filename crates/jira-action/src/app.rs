@@ -1,0 +1,225 @@
+//! Building the server from its configuration, and running it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jira::{ApiBase, Auth, ClientConfig, JiraClient, RetryPolicy};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::config::{AuthMode, Config};
+use crate::glean::signature::{KeySource, Verifier};
+use crate::glean::{manifest, openapi, yaml};
+use crate::resolve::Resolver;
+
+/// Everything a request handler needs, shared by all requests.
+pub struct AppState {
+    pub config: Config,
+    /// The Jira client with the server's own credentials (none in
+    /// passthrough mode, where each request brings its own).
+    pub jira: JiraClient,
+    pub resolver: Resolver,
+    pub in_flight: Arc<Semaphore>,
+    /// `None` only when unsigned calls are explicitly allowed.
+    pub verifier: Option<Verifier>,
+    pub openapi: Value,
+    pub openapi_yaml: String,
+    pub manifest: Value,
+}
+
+impl AppState {
+    pub fn new(config: Config, public_url: &str) -> anyhow::Result<AppState> {
+        let jira = jira_client(&config)?;
+        let openapi = openapi::document(public_url);
+        let verifier = signature_verifier(&config)?;
+        Ok(AppState {
+            verifier,
+            resolver: Resolver::new(&config.cache),
+            in_flight: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
+            openapi_yaml: yaml::to_yaml(&openapi),
+            openapi,
+            manifest: manifest::document(public_url, config.jira.auth),
+            jira,
+            config,
+        })
+    }
+}
+
+/// The verifier for the configured key source; a key file is read and
+/// checked now, so a bad key stops the start rather than every request.
+fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verifier>> {
+    let glean = &config.glean;
+    let source = if let Some(path) = &glean.key_file {
+        let key = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the Glean key {}", path.display()))?;
+        KeySource::Pem(key)
+    } else if let Some(url) = &glean.url {
+        KeySource::Url(url.clone())
+    } else if glean.allow_unsigned {
+        tracing::warn!("Glean signatures are NOT verified (allow_unsigned)");
+        return Ok(None);
+    } else {
+        anyhow::bail!("no Glean verification key configured");
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok(Some(Verifier::new(source, http)?))
+}
+
+/// The Jira client for the configured URL form and credentials.
+pub fn jira_client(config: &Config) -> anyhow::Result<JiraClient> {
+    let jira = &config.jira;
+    let url = jira.url.clone().context("jira.url is not set")?;
+    let mut client_config = ClientConfig::new(api_base(&url, jira.discover_cloud_id)?);
+    client_config.site_url = jira.site_url.clone();
+    client_config.connect_timeout = Duration::from_millis(jira.connect_timeout_ms);
+    client_config.request_timeout = Duration::from_millis(jira.request_timeout_ms);
+    client_config.retry = RetryPolicy {
+        budget: Duration::from_millis(jira.retry_budget_ms),
+        ..RetryPolicy::default()
+    };
+    let auth = match jira.auth {
+        AuthMode::Passthrough => Auth::None,
+        AuthMode::ApiToken => Auth::Basic {
+            email: jira.email.clone().context("jira.email is not set")?,
+            token: jira
+                .api_token
+                .clone()
+                .context("jira.api_token is not set")?,
+        },
+    };
+    Ok(JiraClient::new(client_config, auth)?)
+}
+
+/// `…/ex/jira/<cloudId>` is the OAuth gateway with a known cloud id; the
+/// gateway's bare origin (or `discover_cloud_id`) means the cloud id of the
+/// site is looked up; anything else is a site.
+fn api_base(url: &Url, discover: bool) -> anyhow::Result<ApiBase> {
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    if let Some(at) = segments.windows(2).position(|w| w == ["ex", "jira"]) {
+        let cloud_id = segments
+            .get(at + 2)
+            .context("the gateway URL needs a cloud id after /ex/jira/")?;
+        let mut api_url = url.clone();
+        api_url.set_path(&segments[..at].join("/"));
+        return Ok(ApiBase::Gateway {
+            api_url,
+            cloud_id: (*cloud_id).to_owned(),
+        });
+    }
+    if discover || url.host_str() == Some("api.atlassian.com") {
+        return Ok(ApiBase::GatewayDiscover {
+            api_url: url.clone(),
+        });
+    }
+    Ok(ApiBase::Site(url.clone()))
+}
+
+/// A running server: its address, and a way to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in progress finish, and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// Runs until the server stops by itself.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// The handle that stops the server when sent to.
+    pub fn stop_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.stop.take()
+    }
+}
+
+/// Binds `config.listen` (port 0 picks a free port) and serves.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .as_ref()
+        .map(|u| u.as_str().to_owned())
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = Arc::new(AppState::new(config, &public_url)?);
+    let router = crate::http::router(Arc::clone(&state));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(url: &str, discover: bool) -> ApiBase {
+        api_base(&Url::parse(url).expect("url"), discover).expect("base")
+    }
+
+    #[test]
+    fn tells_the_url_forms_apart() {
+        assert!(matches!(
+            base("https://x.atlassian.net", false),
+            ApiBase::Site(_)
+        ));
+        match base("https://api.atlassian.com/ex/jira/abc-123/", false) {
+            ApiBase::Gateway { api_url, cloud_id } => {
+                assert_eq!(cloud_id, "abc-123");
+                assert_eq!(api_url.as_str(), "https://api.atlassian.com/");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            base("https://api.atlassian.com", false),
+            ApiBase::GatewayDiscover { .. }
+        ));
+        assert!(matches!(
+            base("http://127.0.0.1:1", true),
+            ApiBase::GatewayDiscover { .. }
+        ));
+        assert!(
+            api_base(
+                &Url::parse("https://api.atlassian.com/ex/jira/").expect("url"),
+                false
+            )
+            .is_err()
+        );
+    }
+}

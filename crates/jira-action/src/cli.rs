@@ -1,0 +1,219 @@
+//! The command line: `serve`, and the documents Glean is registered with.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::config::{AuthMode, Config};
+use crate::glean::{manifest, openapi, yaml};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jira-action",
+    version,
+    about = "A Glean tool that files Jira issues on people's behalf."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the tool (POST /create_issue).
+    Serve(Box<ServeArgs>),
+    /// Print the OpenAPI document to register the tool with in Glean.
+    Openapi {
+        /// The tool's public base URL, as Glean will call it.
+        #[arg(long)]
+        url: Url,
+        /// Print JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the (legacy) Glean tool manifest.
+    Manifest {
+        #[arg(long)]
+        url: Url,
+        #[arg(long, value_enum, default_value = "passthrough")]
+        auth: AuthMode,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "JIRA_ACTION_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "JIRA_ACTION_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Jira REST base: https://<site>.atlassian.net or https://api.atlassian.com/ex/jira/<cloudId>.
+    #[arg(long, env = "JIRA_ACTION_JIRA_URL")]
+    jira_url: Option<Url>,
+    /// The site URL for browse links (defaults to the Jira URL).
+    #[arg(long, env = "JIRA_ACTION_SITE_URL")]
+    site_url: Option<Url>,
+    #[arg(long, value_enum, env = "JIRA_ACTION_AUTH")]
+    auth: Option<AuthMode>,
+    /// api-token mode: the Atlassian account email.
+    #[arg(long, env = "JIRA_ACTION_API_EMAIL")]
+    api_email: Option<String>,
+    /// api-token mode: the API token (prefer the environment variable).
+    #[arg(long, env = "JIRA_ACTION_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// The tool's public base URL (for the OpenAPI document and manifest).
+    #[arg(long, env = "JIRA_ACTION_PUBLIC_URL")]
+    public_url: Option<Url>,
+    /// Glean's public key: a PEM file, or a file with the base64 DER Glean publishes.
+    #[arg(long, env = "JIRA_ACTION_GLEAN_KEY")]
+    glean_key: Option<PathBuf>,
+    /// The Glean backend (https://<instance>-be.glean.com) to fetch the key from.
+    #[arg(long, env = "JIRA_ACTION_GLEAN_URL")]
+    glean_url: Option<Url>,
+    /// Accept calls without a valid Glean signature (development only).
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Run against an embedded Jira simulator with a demo site (implies --allow-unsigned).
+    #[arg(long)]
+    sandbox: bool,
+    /// Number of demo users in the sandbox's directory.
+    #[arg(long, default_value_t = 300)]
+    sandbox_users: usize,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(url) = &self.jira_url {
+            config.jira.url = Some(url.clone());
+        }
+        if let Some(url) = &self.site_url {
+            config.jira.site_url = Some(url.clone());
+        }
+        if let Some(auth) = self.auth {
+            config.jira.auth = auth;
+        }
+        if let Some(email) = &self.api_email {
+            config.jira.email = Some(email.clone());
+        }
+        if let Some(token) = &self.api_token {
+            config.jira.api_token = Some(SecretString::from(token.clone()));
+        }
+        if let Some(url) = &self.public_url {
+            config.public_url = Some(url.clone());
+        }
+        if let Some(path) = &self.glean_key {
+            config.glean.key_file = Some(path.clone());
+        }
+        if let Some(url) = &self.glean_url {
+            config.glean.url = Some(url.clone());
+        }
+        if self.allow_unsigned || self.sandbox {
+            config.glean.allow_unsigned = true;
+        }
+        Ok(config)
+    }
+}
+
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(serve(*args))
+        }
+        Command::Openapi { url, json } => {
+            let document = openapi::document(url.as_str());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&document)?);
+            } else {
+                print!("{}", yaml::to_yaml(&document));
+            }
+            Ok(())
+        }
+        Command::Manifest { url, auth } => {
+            let document = manifest::document(url.as_str(), auth);
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.config()?;
+    // Kept alive for as long as the server runs.
+    let _sim = if args.sandbox {
+        Some(crate::sandbox::prepare(&mut config, args.sandbox_users).await?)
+    } else {
+        None
+    };
+    config.validate()?;
+    let sandbox = args.sandbox;
+    let mut server = crate::app::start(config).await?;
+    let addr = server.addr;
+    tracing::info!(%addr, "listening");
+    println!("jira-action listening on http://{addr}");
+    if sandbox {
+        println!("{}", crate::sandbox::banner(addr));
+    }
+    let stop = server.stop_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+    });
+    server.wait().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// JSON logs for machines, readable ones on a terminal; `RUST_LOG` filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}

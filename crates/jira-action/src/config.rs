@@ -1,0 +1,417 @@
+//! Configuration: a TOML file, overridden by environment variables and
+//! flags (see `cli`). Every field has a default that suits the sandbox.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// How jira-action authenticates to Jira.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// Forward the caller's `Authorization` header unchanged (Glean's
+    /// OAUTH_ADMIN or OAUTH_USER: Glean holds the token).
+    #[default]
+    Passthrough,
+    /// Use the server's own `email:api_token` (HTTP Basic); the caller's
+    /// header is not forwarded.
+    ApiToken,
+}
+
+/// How the `description` field is read.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DescriptionFormat {
+    /// CommonMark + GFM, as models write it.
+    #[default]
+    Markdown,
+    /// Plain text: blank lines separate paragraphs, newlines are kept.
+    Plain,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The server's public base URL, for the OpenAPI `servers` entry and
+    /// the manifest. Defaults to `http://{listen}`.
+    pub public_url: Option<Url>,
+    pub jira: JiraConfig,
+    pub cache: CacheConfig,
+    pub limits: LimitsConfig,
+    pub description_format: DescriptionFormat,
+    pub glean: GleanConfig,
+    pub access: AccessConfig,
+    /// What to do when Jira will not let the tool set the reporter.
+    pub reporter_policy: ReporterPolicy,
+    /// Per-project settings, by project key or id.
+    pub projects: BTreeMap<String, ProjectSettings>,
+}
+
+/// When the reporter cannot be set (not on the create screen, or no
+/// Modify Reporter permission).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReporterPolicy {
+    /// Refuse: nothing is created without the reporter that was asked for.
+    #[default]
+    Require,
+    /// Create the issue as the tool's account and say so in the answer.
+    Creator,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectSettings {
+    /// Values for fields this project requires that the contract does not
+    /// carry, as Jira's create takes them, e.g.
+    /// `customfield_10050 = { id = "10100" }`.
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where Glean's signing key comes from. Verification is on unless
+/// `allow_unsigned` says otherwise, explicitly.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GleanConfig {
+    /// A file with Glean's public key: PEM, or the base64 DER Glean publishes.
+    pub key_file: Option<PathBuf>,
+    /// The Glean backend (`https://<instance>-be.glean.com`); the key is
+    /// fetched from `{url}/api/tools/v1/verification_key`.
+    pub url: Option<Url>,
+    /// Accept calls without a valid signature (development only).
+    pub allow_unsigned: bool,
+}
+
+/// Optional allow-lists. Empty means everyone / every project.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Exact emails (`alice@example.com`) and/or domains (`example.com` or
+    /// `@example.com`) whose users may file issues.
+    pub callers: Vec<String>,
+    /// Project keys or ids that may receive issues.
+    pub projects: Vec<String>,
+}
+
+impl AccessConfig {
+    /// Whether `email` (lowercased) may use the tool.
+    pub fn caller_allowed(&self, email: &str) -> bool {
+        if self.callers.is_empty() {
+            return true;
+        }
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        self.callers.iter().any(|rule| {
+            let rule = rule.trim();
+            if rule.contains('@') && !rule.starts_with('@') {
+                rule.eq_ignore_ascii_case(email)
+            } else {
+                rule.trim_start_matches('@').eq_ignore_ascii_case(domain)
+            }
+        })
+    }
+
+    /// Whether the project with this id and key may receive issues.
+    pub fn project_allowed(&self, id: &str, key: &str) -> bool {
+        self.projects.is_empty()
+            || self
+                .projects
+                .iter()
+                .any(|p| p.trim() == id || p.trim().eq_ignore_ascii_case(key))
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JiraConfig {
+    /// The REST API's base: a site (`https://<site>.atlassian.net`) or the
+    /// OAuth gateway (`https://api.atlassian.com/ex/jira/<cloudId>`).
+    /// With `https://api.atlassian.com` alone the cloud id of `site_url` is
+    /// discovered once from `accessible-resources`.
+    pub url: Option<Url>,
+    /// The site, for browse links. Defaults to `url` when that is a site.
+    pub site_url: Option<Url>,
+    /// Look up the cloud id of `site_url` in the gateway's
+    /// `accessible-resources` (implied when `url` is `https://api.atlassian.com`).
+    pub discover_cloud_id: bool,
+    pub auth: AuthMode,
+    /// `api-token` mode: the Atlassian account email the token belongs to.
+    pub email: Option<String>,
+    /// `api-token` mode: the API token. Prefer the environment variable
+    /// `JIRA_ACTION_API_TOKEN` to a file.
+    pub api_token: Option<SecretString>,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    /// The most time one Glean request may spend waiting to retry Jira.
+    pub retry_budget_ms: u64,
+    /// Glean priority (1 highest .. 5 lowest) to this site's priority id.
+    /// Default: the number itself is the id.
+    pub priorities: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long a resolved user (email → account) is reused.
+    pub user_ttl_secs: u64,
+    /// How long "no such user" or "ambiguous" is remembered: shorter, so a
+    /// newly invited user can file soon.
+    pub negative_ttl_secs: u64,
+    /// How long a project's issue types and components are reused.
+    pub project_ttl_secs: u64,
+    pub max_users: u64,
+    pub max_projects: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_body_bytes: usize,
+    /// The whole request, Jira calls included; Glean gives up on slow tools.
+    pub request_timeout_ms: u64,
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            jira: JiraConfig::default(),
+            cache: CacheConfig::default(),
+            limits: LimitsConfig::default(),
+            description_format: DescriptionFormat::default(),
+            glean: GleanConfig::default(),
+            access: AccessConfig::default(),
+            reporter_policy: ReporterPolicy::default(),
+            projects: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for JiraConfig {
+    fn default() -> Self {
+        JiraConfig {
+            url: None,
+            site_url: None,
+            discover_cloud_id: false,
+            auth: AuthMode::default(),
+            email: None,
+            api_token: None,
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 10_000,
+            retry_budget_ms: 20_000,
+            priorities: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            user_ttl_secs: 3_600,
+            negative_ttl_secs: 60,
+            project_ttl_secs: 600,
+            max_users: 100_000,
+            max_projects: 1_000,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 64 * 1024,
+            request_timeout_ms: 25_000,
+            max_concurrent_requests: 1_024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks what serde cannot: combinations of settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let jira = &self.jira;
+        if jira.url.is_none() {
+            return Err(ConfigError::Invalid(
+                "jira.url (--jira-url) is required outside the sandbox".into(),
+            ));
+        }
+        if jira.auth == AuthMode::ApiToken && (jira.email.is_none() || jira.api_token.is_none()) {
+            return Err(ConfigError::Invalid(
+                "auth = api-token needs jira.email and jira.api_token (JIRA_ACTION_API_TOKEN)"
+                    .into(),
+            ));
+        }
+        for (level, id) in &jira.priorities {
+            let level_ok = level.parse::<u8>().is_ok_and(|l| (1..=5).contains(&l));
+            if !level_ok || id.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "jira.priorities: {level} = {id:?} (keys are 1 to 5, values priority ids)"
+                )));
+            }
+        }
+        let glean = &self.glean;
+        if glean.key_file.is_none() && glean.url.is_none() && !glean.allow_unsigned {
+            return Err(ConfigError::Invalid(
+                "no Glean verification key: set glean.key_file (--glean-key) or glean.url (--glean-url), \
+                 or, for development only, allow_unsigned (--allow-unsigned)"
+                    .into(),
+            ));
+        }
+        if self.limits.max_body_bytes == 0 || self.limits.max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid(
+                "limits must be greater than zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings of a project, found by key or id.
+    pub fn project(&self, id: &str, key: &str) -> Option<&ProjectSettings> {
+        self.projects.get(key).or_else(|| self.projects.get(id))
+    }
+
+    /// The Jira priority id for a Glean priority 1..=5.
+    pub fn priority_id(&self, level: u8) -> String {
+        self.jira
+            .priorities
+            .get(&level.to_string())
+            .cloned()
+            .unwrap_or_else(|| level.to_string())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.limits.request_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let config = Config::from_toml(
+            r#"
+            listen = "0.0.0.0:9000"
+            description_format = "plain"
+            [jira]
+            url = "https://example.atlassian.net"
+            auth = "api-token"
+            email = "bot@example.com"
+            api_token = "secret"
+            [jira.priorities]
+            1 = "10000"
+            [cache]
+            user_ttl_secs = 10
+            [glean]
+            url = "https://acme-be.glean.com"
+            "#,
+        )
+        .expect("valid config");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.jira.auth, AuthMode::ApiToken);
+        assert_eq!(config.priority_id(1), "10000");
+        assert_eq!(config.priority_id(2), "2");
+        assert_eq!(config.cache.user_ttl_secs, 10);
+        assert_eq!(config.cache.negative_ttl_secs, 60);
+        assert_eq!(config.description_format, DescriptionFormat::Plain);
+        config.validate().expect("consistent");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_combinations() {
+        assert!(Config::from_toml("lisen = \"127.0.0.1:1\"").is_err());
+        let config =
+            Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\n")
+                .expect("parses");
+        assert!(config.validate().is_err());
+        let config = Config::from_toml(
+            "[jira]\nurl = \"https://x.atlassian.net\"\n[jira.priorities]\n7 = \"1\"\n",
+        )
+        .expect("parses");
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn allow_lists_match_emails_and_domains() {
+        let access = AccessConfig {
+            callers: vec![
+                "boss@corp.com".into(),
+                "example.com".into(),
+                "@team.io".into(),
+            ],
+            projects: vec!["DEMO".into(), "10001".into()],
+        };
+        assert!(access.caller_allowed("boss@corp.com"));
+        assert!(!access.caller_allowed("other@corp.com"));
+        assert!(access.caller_allowed("anyone@example.com"));
+        assert!(!access.caller_allowed("anyone@notexample.com"));
+        assert!(!access.caller_allowed("anyone@sub.example.com"));
+        assert!(access.caller_allowed("x@team.io"));
+        assert!(access.project_allowed("10000", "DEMO"));
+        assert!(access.project_allowed("10001", "OPS"));
+        assert!(!access.project_allowed("10002", "HR"));
+        assert!(AccessConfig::default().caller_allowed("a@b.c"));
+        assert!(AccessConfig::default().project_allowed("1", "A"));
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_key_source_unless_told() {
+        let mut config =
+            Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\n").expect("parses");
+        config.glean.allow_unsigned = false;
+        assert!(config.validate().is_err());
+        config.glean.url = Some("https://acme-be.glean.com".parse().expect("url"));
+        assert!(config.validate().is_ok());
+        config.glean.url = None;
+        config.glean.allow_unsigned = true;
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn api_token_is_not_printed_by_debug() {
+        let config = Config::from_toml(
+            "[jira]\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"hunter2-token\"\n",
+        )
+        .expect("parses");
+        assert!(!format!("{config:?}").contains("hunter2-token"));
+    }
+}

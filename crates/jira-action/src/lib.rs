@@ -1,0 +1,13 @@
+//! jira-action: a Glean tool server that creates Jira issues on people's
+//! behalf, attributed to them as reporter.
+//!
+//! The binary is a thin wrapper over [`cli::main`]; tests start the server
+//! with [`app::start`] on a random port and talk to it over HTTP.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod glean;
+pub mod http;
+pub mod resolve;
+pub mod sandbox;

@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    jira_action::cli::main()
+}

@@ -1,0 +1,243 @@
+//! Names → Jira ids, with in-memory caches so that a warm request costs
+//! exactly one Jira call: the create.
+//!
+//! Concurrent misses for the same key are coalesced (moka's `try_get_with`),
+//! so a burst of requests from one new caller makes one lookup.
+
+pub mod fields;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jira::{FieldMeta, JiraClient, Project};
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::config::CacheConfig;
+use crate::glean::contract::{IdOrName, ProjectRef};
+use crate::http::Error;
+pub use users::UserMatch;
+
+/// A cached answer that may be negative; negatives expire sooner.
+trait Negative {
+    fn is_negative(&self) -> bool;
+}
+
+impl Negative for UserMatch {
+    fn is_negative(&self) -> bool {
+        !matches!(self, UserMatch::Found { .. })
+    }
+}
+
+impl Negative for Option<Arc<Project>> {
+    fn is_negative(&self) -> bool {
+        self.is_none()
+    }
+}
+
+struct TtlPolicy {
+    positive: Duration,
+    negative: Duration,
+}
+
+impl<K, V: Negative> Expiry<K, V> for TtlPolicy {
+    fn expire_after_create(&self, _key: &K, value: &V, _created_at: Instant) -> Option<Duration> {
+        Some(if value.is_negative() {
+            self.negative
+        } else {
+            self.positive
+        })
+    }
+}
+
+pub struct Resolver {
+    users: Cache<String, UserMatch>,
+    /// Keyed by `id:<id>` and `key:<KEY>`; a fetch fills both.
+    projects: Cache<String, Option<Arc<Project>>>,
+    /// Create screens by (project id, issue type id).
+    create_meta: Cache<(String, String), Arc<Vec<FieldMeta>>>,
+    /// The projects to offer when a `pid` matches none (error path only).
+    project_choices: Cache<(), Arc<Vec<String>>>,
+}
+
+impl Resolver {
+    pub fn new(config: &CacheConfig) -> Resolver {
+        let negative = Duration::from_secs(config.negative_ttl_secs);
+        Resolver {
+            users: Cache::builder()
+                .max_capacity(config.max_users)
+                .expire_after(TtlPolicy {
+                    positive: Duration::from_secs(config.user_ttl_secs),
+                    negative,
+                })
+                .build(),
+            projects: Cache::builder()
+                .max_capacity(config.max_projects)
+                .expire_after(TtlPolicy {
+                    positive: Duration::from_secs(config.project_ttl_secs),
+                    negative,
+                })
+                .build(),
+            create_meta: Cache::builder()
+                .max_capacity(config.max_projects.saturating_mul(8))
+                .time_to_live(Duration::from_secs(config.project_ttl_secs))
+                .build(),
+            project_choices: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(negative)
+                .build(),
+        }
+    }
+
+    /// The account for an email (already validated and lowercased).
+    pub async fn user(&self, jira: &JiraClient, email: &str) -> Result<UserMatch, Error> {
+        self.users
+            .try_get_with_by_ref(email, async {
+                let found = jira.search_users(email, users::SEARCH_LIMIT).await?;
+                Ok::<_, jira::Error>(users::pick(email, &found))
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// The project with its issue types and components.
+    pub async fn project(
+        &self,
+        jira: &JiraClient,
+        given: &ProjectRef,
+    ) -> Result<Arc<Project>, Error> {
+        let (cache_key, id_or_key) = match given {
+            ProjectRef::Id(id) => (format!("id:{id}"), id),
+            ProjectRef::Key(key) => (format!("key:{key}"), key),
+        };
+        let found = self
+            .projects
+            .try_get_with_by_ref(&cache_key, async {
+                match jira.project(id_or_key).await {
+                    Ok(project) => Ok(Some(Arc::new(project))),
+                    Err(jira::Error::Api { status: 404, .. }) => Ok(None),
+                    Err(err) => Err(err),
+                }
+            })
+            .await
+            .map_err(unshare)?;
+        match found {
+            Some(project) => {
+                // Warm the other spelling too: `DEMO` and `10000` are one project.
+                let other = match given {
+                    ProjectRef::Id(_) => format!("key:{}", project.key),
+                    ProjectRef::Key(_) => format!("id:{}", project.id),
+                };
+                if !self.projects.contains_key(&other) {
+                    self.projects
+                        .insert(other, Some(Arc::clone(&project)))
+                        .await;
+                }
+                Ok(project)
+            }
+            None => Err(Error::ProjectNotFound {
+                given: id_or_key.clone(),
+                choices: self.project_choices(jira).await,
+            }),
+        }
+    }
+
+    /// The create screen of a project and issue type, as Jira computes it
+    /// for these credentials.
+    pub async fn create_meta(
+        &self,
+        jira: &JiraClient,
+        project_id: &str,
+        issue_type_id: &str,
+    ) -> Result<Arc<Vec<FieldMeta>>, Error> {
+        self.create_meta
+            .try_get_with((project_id.to_owned(), issue_type_id.to_owned()), async {
+                Ok::<_, jira::Error>(Arc::new(
+                    jira.create_meta_fields(project_id, issue_type_id).await?,
+                ))
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// Best effort: an error while listing choices must not hide the
+    /// original "no such project".
+    async fn project_choices(&self, jira: &JiraClient) -> Vec<String> {
+        let listed = self
+            .project_choices
+            .try_get_with((), async {
+                let projects = jira.search_projects(50).await?;
+                Ok::<_, jira::Error>(Arc::new(
+                    projects
+                        .into_iter()
+                        .map(|p| format!("{} ({}, id {})", p.key, p.name, p.id))
+                        .collect(),
+                ))
+            })
+            .await;
+        match listed {
+            Ok(choices) => choices.as_ref().clone(),
+            Err(err) => {
+                tracing::warn!(cause = %err, "could not list projects");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The issue type id for an id or a name (names match case-insensitively).
+pub fn issue_type_id(project: &Project, given: &IdOrName) -> Result<String, Error> {
+    let found = project.issue_types.iter().find(|t| match given {
+        IdOrName::Id(id) => &t.id == id,
+        IdOrName::Name(name) => t.name.eq_ignore_ascii_case(name),
+    });
+    found
+        .map(|t| t.id.clone())
+        .ok_or_else(|| Error::IssueTypeNotFound {
+            given: display(given).to_owned(),
+            project: project.key.clone(),
+            choices: project
+                .issue_types
+                .iter()
+                .map(|t| format!("{} (id {})", t.name, t.id))
+                .collect(),
+        })
+}
+
+/// The component ids for ids or names.
+pub fn component_ids(project: &Project, given: &[IdOrName]) -> Result<Vec<String>, Error> {
+    given
+        .iter()
+        .map(|wanted| {
+            project
+                .components
+                .iter()
+                .find(|c| match wanted {
+                    IdOrName::Id(id) => &c.id == id,
+                    IdOrName::Name(name) => c.name.eq_ignore_ascii_case(name.trim()),
+                })
+                .map(|c| c.id.clone())
+                .ok_or_else(|| Error::ComponentNotFound {
+                    given: display(wanted).to_owned(),
+                    project: project.key.clone(),
+                    choices: project
+                        .components
+                        .iter()
+                        .map(|c| format!("{} (id {})", c.name, c.id))
+                        .collect(),
+                })
+        })
+        .collect()
+}
+
+fn display(given: &IdOrName) -> &str {
+    match given {
+        IdOrName::Id(s) | IdOrName::Name(s) => s,
+    }
+}
+
+/// moka shares a loader's error among the requests that waited for it.
+fn unshare(err: Arc<jira::Error>) -> Error {
+    Error::Jira(Arc::unwrap_or_clone(err))
+}

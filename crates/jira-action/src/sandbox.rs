@@ -1,0 +1,47 @@
+//! `serve --sandbox`: the server against an embedded Jira simulator with a
+//! demo site, so that one command shows the whole tool working.
+
+use std::net::SocketAddr;
+
+use jira_sim::{Sim, SimConfig, SimHandle, Site};
+use secrecy::SecretString;
+
+use crate::config::{AuthMode, Config};
+
+/// The demo site's admin credentials (the simulator's defaults).
+pub const SANDBOX_EMAIL: &str = "admin@example.com";
+pub const SANDBOX_TOKEN: &str = "sandbox-token";
+
+/// Starts the simulator and points the configuration at it.
+pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHandle> {
+    let sim = Sim::spawn(SimConfig {
+        site: Site::demo(users),
+        ..SimConfig::default()
+    })
+    .await?;
+    let url = url::Url::parse(&sim.base_url())?;
+    config.jira.url = Some(url.clone());
+    config.jira.site_url = Some(url);
+    config.jira.auth = AuthMode::ApiToken;
+    config.jira.email = Some(SANDBOX_EMAIL.to_owned());
+    config.jira.api_token = Some(SecretString::from(SANDBOX_TOKEN.to_owned()));
+    tracing::info!(jira = %sim.base_url(), users, "sandbox: embedded Jira simulator started");
+    Ok(sim)
+}
+
+/// What to paste to see it work.
+pub fn banner(addr: SocketAddr) -> String {
+    format!(
+        r#"
+Sandbox: an embedded Jira simulator with the demo site (projects DEMO and OPS).
+Glean request signatures are NOT checked in the sandbox.
+
+Create an issue as alice@example.com:
+
+curl -s http://{addr}/create_issue \
+  -H 'Content-Type: application/json' \
+  -H 'Glean-User-Email: alice@example.com' \
+  -d '{{"pid": "DEMO", "issuetype": "Task", "summary": "Printer on floor 3 is jammed", "priority": 3, "components": "Backend", "description": "It **jams** on every *duplex* job.\n\n- tried power cycle\n- tried new paper"}}'
+"#
+    )
+}

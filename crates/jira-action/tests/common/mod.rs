@@ -1,0 +1,154 @@
+//! Black-box test harness: the real server and the Jira simulator, each on
+//! a random port, talking HTTP.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use jira_action::app::{self, RunningServer};
+use jira_action::config::{AuthMode, Config};
+use jira_sim::{Sim, SimConfig, SimHandle};
+use secrecy::SecretString;
+use serde_json::Value;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_TOKEN: &str = "sandbox-token";
+pub const OAUTH_TOKEN: &str = "sandbox-oauth-token";
+
+pub struct TestApp {
+    pub base: String,
+    pub sim: SimHandle,
+    pub server: RunningServer,
+    pub http: reqwest::Client,
+}
+
+/// The server in api-token mode against a fresh demo site.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_, _| {}).await
+}
+
+/// The server with configuration changes (given the simulator's handle).
+pub async fn spawn_app_with(change: impl FnOnce(&mut Config, &SimHandle)) -> TestApp {
+    spawn_app_with_sim(SimConfig::default(), change).await
+}
+
+/// The server against a simulator configured by the test.
+pub async fn spawn_app_with_sim(
+    sim_config: SimConfig,
+    change: impl FnOnce(&mut Config, &SimHandle),
+) -> TestApp {
+    let sim = Sim::spawn(sim_config).await.expect("simulator starts");
+    let mut config = test_config(&sim);
+    change(&mut config, &sim);
+    config.validate().expect("valid test configuration");
+    let server = app::start(config).await.expect("server starts");
+    TestApp {
+        base: format!("http://{}", server.addr),
+        sim,
+        server,
+        http: reqwest::Client::new(),
+    }
+}
+
+pub fn test_config(sim: &SimHandle) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Config::default()
+    };
+    config.jira.url = Some(sim.base_url().parse().expect("url"));
+    config.jira.auth = AuthMode::ApiToken;
+    config.jira.email = Some(ADMIN_EMAIL.into());
+    config.jira.api_token = Some(SecretString::from(ADMIN_TOKEN));
+    config.jira.request_timeout_ms = 1_000;
+    config.jira.retry_budget_ms = 3_000;
+    // Signatures have tests of their own (signatures.rs).
+    config.glean.allow_unsigned = true;
+    config
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `POST /create_issue` as `email` with a JSON body.
+    pub async fn create(&self, email: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/create_issue"))
+            .header("Glean-User-Email", email)
+            .json(body)
+            .send()
+            .await
+            .expect("server answers")
+    }
+
+    /// Like `create`, returning the status and the JSON body.
+    pub async fn create_json(&self, email: &str, body: &Value) -> (u16, Value) {
+        json_of(self.create(email, body).await).await
+    }
+
+    /// `GET` a path of the simulator's REST API as the admin.
+    pub async fn jira_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/rest/api/3/{path}", self.sim.base_url()))
+            .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN))
+            .send()
+            .await
+            .expect("sim answers")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// The issue as Jira stores it.
+    pub async fn jira_issue(&self, key: &str) -> Value {
+        self.jira_get(&format!("issue/{key}")).await
+    }
+
+    /// `POST /create_issue` with an `Authorization` header (passthrough).
+    pub async fn create_with_auth(
+        &self,
+        email: &str,
+        authorization: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url("/create_issue"))
+            .header("Glean-User-Email", email)
+            .header("Authorization", authorization)
+            .json(body)
+            .send()
+            .await
+            .expect("server answers");
+        json_of(response).await
+    }
+
+    /// The account id Jira has for an email (asked of the simulator over
+    /// HTTP, as any client would).
+    pub async fn account_id(&self, email: &str) -> String {
+        let users = self.jira_get(&format!("user/search?query={email}")).await;
+        let users = users.as_array().expect("users");
+        assert_eq!(users.len(), 1, "exactly one account for {email}: {users:?}");
+        users[0]["accountId"]
+            .as_str()
+            .expect("accountId")
+            .to_owned()
+    }
+}
+
+pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Polls briefly for a condition that another task makes true.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
