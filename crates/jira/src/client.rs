@@ -83,6 +83,7 @@ pub enum Call {
     Myself,
     AccessibleResources,
     CreateMetaFields,
+    SearchJql,
 }
 
 impl JiraClient {
@@ -227,6 +228,42 @@ impl JiraClient {
             }
         }
         Ok(fields)
+    }
+
+    /// `GET /search/jql`: issues matching `jql`, with the issue properties
+    /// named in `properties`, up to `limit` issues (pages followed).
+    pub async fn search_issues(
+        &self,
+        jql: &str,
+        properties: &[&str],
+        limit: usize,
+    ) -> Result<Vec<FoundIssue>, Error> {
+        let mut found: Vec<FoundIssue> = Vec::new();
+        let mut token: Option<String> = None;
+        let properties = properties.join(",");
+        while found.len() < limit {
+            let max = (limit - found.len()).min(100).to_string();
+            let mut query = vec![
+                ("jql", jql),
+                ("fields", "created"),
+                ("properties", properties.as_str()),
+                ("maxResults", max.as_str()),
+            ];
+            if let Some(token) = &token {
+                query.push(("nextPageToken", token.as_str()));
+            }
+            let page: SearchPage = self
+                .get(Call::SearchJql, &["search", "jql"], &query)
+                .await?;
+            let empty = page.issues.is_empty();
+            found.extend(page.issues);
+            match page.next_page_token {
+                Some(next) if !empty => token = Some(next),
+                _ => break,
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
     }
 
     /// `GET /myself`: who the credentials belong to.

@@ -83,6 +83,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when a write may or may not have been applied: the request
+    /// was sent and no clear answer came back (timeout, connection lost,
+    /// a 5xx other than a 503 that asks to retry, an unreadable 2xx).
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Timeout | Error::Transport(_) | Error::Decode(_) => true,
+            Error::Api { status, .. } => *status >= 500 && !self.provably_not_applied(),
+            _ => false,
+        }
+    }
+
     /// The HTTP status Jira answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -211,3 +211,21 @@ pub(crate) struct FieldMetaPage {
     #[serde(default)]
     pub total: Option<u64>,
 }
+
+/// An issue as `search/jql` returns it, with the properties asked for.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct FoundIssue {
+    pub id: String,
+    pub key: String,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SearchPage {
+    #[serde(default)]
+    pub issues: Vec<FoundIssue>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}

@@ -11,6 +11,7 @@ use jira::{Auth, EntityProperty, IdRef, JiraClient, NewIssue, NewIssueFields};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use super::submit::{self, Marker};
 use super::{Error, REQUEST_ID};
 use crate::app::AppState;
 use crate::config::{AuthMode, DescriptionFormat, ReporterPolicy};
@@ -20,10 +21,6 @@ use crate::resolve::{self, UserMatch, fields};
 
 /// The header naming the person the issue is filed for.
 pub const USER_EMAIL: &str = "glean-user-email";
-
-/// The issue property that marks an issue as filed by jira-action, with
-/// the request id, so an issue whose create answer was lost can be found.
-pub const ISSUE_PROPERTY: &str = "jira-action";
 
 pub async fn handle(
     State(state): State<Arc<AppState>>,
@@ -53,7 +50,18 @@ async fn create(
     let caller = identify(state, headers)?;
     let input = read_body(state, headers, body)?;
     let prepared = prepare(state, &caller, input).await?;
-    let created = caller.jira.create_issue(&prepared.issue).await?;
+    let created = submit::submit(
+        &caller.jira,
+        &prepared.issue,
+        &prepared.marker,
+        prepared
+            .issue
+            .fields
+            .reporter
+            .as_ref()
+            .map(|r| r.id.as_str()),
+    )
+    .await?;
     let url = caller.jira.browse_url(&created.key);
     tracing::info!(key = %created.key, "issue created");
     let mut answer = json!({ "resultURL": url, "key": created.key });
@@ -104,6 +112,7 @@ fn read_body(
 /// A create request that Jira should accept.
 pub struct Prepared {
     pub issue: NewIssue,
+    pub marker: Marker,
     /// False when the reporter policy let the create go ahead without it.
     pub reporter_set: bool,
 }
@@ -164,6 +173,11 @@ async fn prepare(
         };
         (!doc.is_empty()).then(|| doc.to_value())
     });
+    let marker = Marker {
+        request_id: caller.request_id.clone(),
+        // Until requests carry an idempotency key, the request id marks them.
+        idempotency_key: caller.request_id.clone(),
+    };
     let issue = NewIssue {
         fields: NewIssueFields {
             project: IdRef::new(project.id.clone()),
@@ -185,8 +199,8 @@ async fn prepare(
             extra,
         },
         properties: vec![EntityProperty {
-            key: ISSUE_PROPERTY.to_owned(),
-            value: json!({ "requestId": caller.request_id }),
+            key: submit::ISSUE_PROPERTY.to_owned(),
+            value: marker.property_value(),
         }],
     };
     let sent = match serde_json::to_value(&issue.fields) {
@@ -203,6 +217,7 @@ async fn prepare(
     }
     Ok(Prepared {
         issue,
+        marker,
         reporter_set,
     })
 }

@@ -2,6 +2,7 @@
 
 mod create_issue;
 mod error;
+pub mod submit;
 
 use std::sync::Arc;
 

@@ -1,0 +1,119 @@
+//! Sending the create, exactly once.
+//!
+//! When Jira's answer is lost (a timeout, a dropped connection, a 5xx) the
+//! issue may or may not exist. Guessing either way is wrong: retrying may
+//! duplicate it, giving up may lose it. Every create carries an issue
+//! property naming its request; on an unknown outcome the server searches
+//! this reporter's recent issues in the project for that property, returns
+//! the issue if it is there, and only otherwise creates it again, once.
+
+use std::time::Duration;
+
+use jira::{CreatedIssue, FoundIssue, JiraClient, NewIssue};
+use serde_json::{Value, json};
+
+use super::Error;
+
+/// The issue property that marks an issue as filed by jira-action.
+pub const ISSUE_PROPERTY: &str = "jira-action";
+
+/// How far back the lookup searches: a lost answer is noticed within the
+/// request timeout, so a few minutes is ample and keeps the search small.
+const LOOKBACK_MINUTES: u32 = 10;
+
+/// Jira's search index may lag a create by a moment: the lookup tries
+/// twice, this far apart, before concluding the issue does not exist.
+const LOOKUP_ATTEMPTS: u32 = 2;
+const LOOKUP_PAUSE: Duration = Duration::from_millis(750);
+
+/// What identifies one requested issue across retries.
+#[derive(Clone, Debug)]
+pub struct Marker {
+    pub request_id: String,
+    /// Stable across retries of the same request (unlike the request id).
+    pub idempotency_key: String,
+}
+
+impl Marker {
+    /// The issue property value set at creation.
+    pub fn property_value(&self) -> Value {
+        json!({ "requestId": self.request_id, "idempotencyKey": self.idempotency_key })
+    }
+
+    fn matches(&self, issue: &FoundIssue) -> bool {
+        issue
+            .properties
+            .get(ISSUE_PROPERTY)
+            .and_then(|p| p.get("idempotencyKey"))
+            .and_then(Value::as_str)
+            == Some(self.idempotency_key.as_str())
+    }
+}
+
+/// Creates the issue; on an unknown outcome, finds it or creates it once
+/// more. `reporter` is the account id set as reporter (None when the
+/// reporter policy let the create go ahead as the tool's account).
+pub async fn submit(
+    jira: &JiraClient,
+    issue: &NewIssue,
+    marker: &Marker,
+    reporter: Option<&str>,
+) -> Result<CreatedIssue, Error> {
+    let first = match jira.create_issue(issue).await {
+        Ok(created) => return Ok(created),
+        Err(err) if err.outcome_unknown() => err,
+        Err(err) => return Err(err.into()),
+    };
+    tracing::warn!(cause = %first, "create outcome unknown; looking for the issue");
+    match find(jira, &issue.fields.project.id, reporter, marker).await {
+        Ok(Some(found)) => {
+            tracing::info!(key = %found.key, "the lost create had succeeded");
+            Ok(found)
+        }
+        Ok(None) => {
+            tracing::info!("the lost create had not happened; creating once more");
+            Ok(jira.create_issue(issue).await?)
+        }
+        Err(lookup) => {
+            // Without the lookup we cannot know: report the original
+            // failure rather than risk a duplicate.
+            tracing::warn!(cause = %lookup, "lookup failed; not retrying the create");
+            Err(first.into())
+        }
+    }
+}
+
+async fn find(
+    jira: &JiraClient,
+    project_id: &str,
+    reporter: Option<&str>,
+    marker: &Marker,
+) -> Result<Option<CreatedIssue>, jira::Error> {
+    let who = match reporter {
+        Some(account_id) => format!("reporter = \"{}\"", jql_escape(account_id)),
+        None => "creator = currentUser()".to_owned(),
+    };
+    let jql = format!(
+        "project = {project_id} AND {who} AND created >= -{LOOKBACK_MINUTES}m ORDER BY created DESC"
+    );
+    for attempt in 1..=LOOKUP_ATTEMPTS {
+        let issues = jira.search_issues(&jql, &[ISSUE_PROPERTY], 100).await?;
+        if let Some(found) = issues.iter().find(|i| marker.matches(i)) {
+            return Ok(Some(CreatedIssue {
+                id: found.id.clone(),
+                key: found.key.clone(),
+                self_url: String::new(),
+            }));
+        }
+        if attempt < LOOKUP_ATTEMPTS {
+            tokio::time::sleep(LOOKUP_PAUSE).await;
+        }
+    }
+    Ok(None)
+}
+
+/// Account ids are `[A-Za-z0-9:-]`, but the JQL string is built, so quote
+/// what could end it.
+fn jql_escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
