@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -111,8 +111,46 @@ pub(crate) fn router(sim: Sim) -> Router {
         .with_state(sim.clone());
     // The front runs before routing, so that it can strip the gateway
     // prefix and answer faults for any path.
-    let front = middleware::from_fn_with_state(sim, front).layer(api);
-    Router::new().fallback_service(front)
+    let front = middleware::from_fn_with_state(sim.clone(), front).layer(api);
+    Router::new()
+        .route("/browse/{key}", get(browse).with_state(sim))
+        .fallback_service(front)
+}
+
+/// The page a `resultURL` opens in the sandbox: a plain view of the stored
+/// issue, so a person trying the tool can follow the link. Not part of the
+/// REST API: not counted, no authentication (the demo site is public).
+async fn browse(State(sim): State<Sim>, Path(key): Path<String>) -> Response {
+    let Some(issue) = sim.issue(&key) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("No issue {key} in the simulator.\n"),
+        )
+            .into_response();
+    };
+    let name = |account: Option<&str>| {
+        account
+            .and_then(|id| sim.user(id))
+            .map(|user| user.display_name)
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    let description = issue
+        .description
+        .as_ref()
+        .and_then(|d| serde_json::to_string_pretty(d).ok())
+        .unwrap_or_else(|| "-".to_owned());
+    let text = format!(
+        "{key}: {summary}\n\nproject:  {project}\ntype:     {issue_type}\npriority: {priority}\nreporter: {reporter}\nassignee: {assignee}\nlabels:   {labels}\n\ndescription (ADF):\n{description}\n",
+        key = issue.key,
+        summary = issue.summary,
+        project = issue.project_key,
+        issue_type = issue.issue_type_id,
+        priority = issue.priority_id.as_deref().unwrap_or("-"),
+        reporter = name(issue.reporter.as_deref()),
+        assignee = name(issue.assignee.as_deref()),
+        labels = issue.labels.join(", "),
+    );
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
 async fn not_found(req: Request) -> Response {

@@ -576,3 +576,20 @@ async fn permission_body_and_media_type_errors() {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(api.sim().issues().is_empty());
 }
+
+#[tokio::test]
+async fn browse_links_open_a_page_of_the_issue() {
+    let api = Api::new().await;
+    let (_, created) = api.create(issue(json!({}))).await;
+    let key = created["key"].as_str().expect("key");
+    let page = reqwest::get(format!("{}/browse/{key}", api.handle.base_url()))
+        .await
+        .expect("answers");
+    assert_eq!(page.status(), 200);
+    let text = page.text().await.expect("text");
+    assert!(text.starts_with(&format!("{key}: ")), "{text}");
+    let missing = reqwest::get(format!("{}/browse/NOPE-1", api.handle.base_url()))
+        .await
+        .expect("answers");
+    assert_eq!(missing.status(), 404);
+}
