@@ -32,6 +32,8 @@ pub struct SimConfig {
     pub user_search_denied: UserSearchDenied,
     /// How `user/search` matches emails hidden by profile visibility.
     pub hidden_email_match: HiddenEmailMatch,
+    /// The OAuth 2.0 (3LO) authorization server: apps, token lifetimes.
+    pub oauth: crate::oauth::OAuthConfig,
 }
 
 impl Default for SimConfig {
@@ -54,6 +56,7 @@ impl Default for SimConfig {
             .collect(),
             user_search_denied: UserSearchDenied::Empty,
             hidden_email_match: HiddenEmailMatch::Prefix,
+            oauth: crate::oauth::OAuthConfig::default(),
         }
     }
 }

@@ -58,6 +58,10 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_TOKEN: &str = "sandbox-token";
 pub const ADMIN_OAUTH_TOKEN: &str = "sandbox-oauth-token";
 
+/// The demo OAuth app registered with the simulated authorization server.
+pub const OAUTH_CLIENT_ID: &str = "sandbox-client";
+pub const OAUTH_CLIENT_SECRET: &str = "sandbox-client-secret";
+
 pub const ALICE_ACCOUNT_ID: &str = "712020:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 pub const ALICE_EMAIL: &str = "alice@example.com";
 pub const ALICE_TOKEN: &str = "alice-token";

@@ -38,13 +38,17 @@ pub enum Endpoint {
     CreateMetaFields,
     /// `GET /oauth/token/accessible-resources`
     AccessibleResources,
+    /// `POST /oauth/token` (the authorization server)
+    OAuthToken,
+    /// `GET /authorize` (the consent redirect)
+    Authorize,
     /// Anything else (answered 404, or 405 for a known path with another
     /// method).
     Other,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 18] = [
         Endpoint::CreateIssue,
         Endpoint::GetIssue,
         Endpoint::IssueProperty,
@@ -60,6 +64,8 @@ impl Endpoint {
         Endpoint::CreateMetaIssueTypes,
         Endpoint::CreateMetaFields,
         Endpoint::AccessibleResources,
+        Endpoint::OAuthToken,
+        Endpoint::Authorize,
         Endpoint::Other,
     ];
 
@@ -72,6 +78,20 @@ impl Endpoint {
     pub(crate) fn classify(method: &Method, path: &str) -> Endpoint {
         let get = *method == Method::GET;
         let post = *method == Method::POST;
+        if path == "/oauth/token" {
+            return if post {
+                Endpoint::OAuthToken
+            } else {
+                Endpoint::Other
+            };
+        }
+        if path == "/authorize" {
+            return if get {
+                Endpoint::Authorize
+            } else {
+                Endpoint::Other
+            };
+        }
         if path == "/oauth/token/accessible-resources" {
             return if get {
                 Endpoint::AccessibleResources

@@ -107,11 +107,14 @@ pub(crate) fn router(sim: Sim) -> Router {
             "/oauth/token/accessible-resources",
             get(handlers::users::accessible_resources),
         )
+        .route("/oauth/token", post(crate::oauth::token))
+        .route("/authorize", get(crate::oauth::authorize))
         .fallback(not_found)
         .with_state(sim.clone());
     // The front runs before routing, so that it can strip the gateway
     // prefix and answer faults for any path.
     let front = middleware::from_fn_with_state(sim.clone(), front).layer(api);
+    let front = middleware::from_fn_with_state(sim.clone(), extra_headers).layer(front);
     Router::new()
         .route("/browse/{key}", get(browse).with_state(sim))
         .fallback_service(front)
@@ -161,6 +164,20 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// Latency, URL form, counting, faults and authentication, in that order.
+/// Adds [`Sim::set_response_headers`]' headers to every REST answer.
+async fn extra_headers(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    for (name, value) in sim.response_headers() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
 async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response {
     let latency = sim.latency();
     if !latency.is_zero() {
@@ -223,7 +240,12 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
         }
     }
 
-    if endpoint != Endpoint::Other {
+    // The authorization server authenticates apps by client id and secret.
+    let public = matches!(
+        endpoint,
+        Endpoint::Other | Endpoint::OAuthToken | Endpoint::Authorize
+    );
+    if !public {
         let bearer_only = form == Form::Gateway || endpoint == Endpoint::AccessibleResources;
         let caller = match authenticate(&sim, &req, bearer_only) {
             Some(caller) => caller,
@@ -271,6 +293,21 @@ fn authenticate(sim: &Sim, req: &Request, bearer_only: bool) -> Option<Caller> {
     let header = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, value) = header.trim().split_once(' ')?;
     let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        // An access token minted by the simulated authorization server acts
+        // as the consenting account, with every permission.
+        let minted = crate::sim::lock(&sim.inner.oauth)
+            .account_for(value)
+            .map(str::to_owned);
+        if let Some(account_id) = minted {
+            let world = read(&sim.inner.world);
+            let user = world.directory.get(&account_id)?;
+            return user.active.then(|| Caller {
+                account_id,
+                permissions: Permission::ALL.iter().fold(0, |acc, p| acc | p.bit()),
+            });
+        }
+    }
     let credentials = read(&sim.inner.credentials);
     let credential = if scheme.eq_ignore_ascii_case("bearer") {
         credentials.iter().find(|c| match &c.kind {

@@ -35,6 +35,7 @@ mod handlers;
 mod http;
 mod jql;
 mod model;
+mod oauth;
 mod render;
 mod sim;
 mod time;
@@ -47,4 +48,5 @@ pub use model::{
     AccountType, Component, CreateScreen, CustomField, CustomFieldKind, FieldOption, IssueType,
     Priority, Project, Site, User,
 };
+pub use oauth::{OAuthClient, OAuthConfig};
 pub use sim::{Sim, SimHandle, StoredIssue};

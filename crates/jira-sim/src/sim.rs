@@ -127,11 +127,15 @@ pub(crate) struct Inner {
     pub(crate) user_search_denied: UserSearchDenied,
     pub(crate) hidden_email_match: HiddenEmailMatch,
     latency_us: AtomicU64,
+    /// Headers added to every REST answer (e.g. rate-limit headers).
+    extra_headers: Mutex<Vec<(String, String)>>,
     counters: Vec<AtomicU64>,
     faults: Mutex<VecDeque<Fault>>,
     pub(crate) world: RwLock<World>,
     pub(crate) issues: RwLock<IssueStore>,
     pub(crate) credentials: RwLock<Vec<Credential>>,
+    pub(crate) oauth_config: crate::oauth::OAuthConfig,
+    pub(crate) oauth: Mutex<crate::oauth::OAuthState>,
 }
 
 /// A simulated Jira Cloud site. Cheap to clone: clones share state.
@@ -148,7 +152,7 @@ impl std::fmt::Debug for Sim {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -161,6 +165,17 @@ pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Sim {
+    /// Ends every OAuth access token now, as if it had expired (for
+    /// "a token expiring mid-run").
+    pub fn expire_access_tokens(&self) {
+        lock(&self.inner.oauth).expire_access_tokens();
+    }
+
+    /// How many refresh-token grants the authorization server answered.
+    pub fn oauth_refreshes(&self) -> u64 {
+        lock(&self.inner.oauth).refreshes
+    }
+
     /// Builds the simulator (indexes the users; fast even for a million).
     pub fn new(config: SimConfig) -> Sim {
         let SimConfig {
@@ -173,6 +188,7 @@ impl Sim {
             oauth_scopes,
             user_search_denied,
             hidden_email_match,
+            oauth,
         } = config;
         let world = World {
             directory: Directory::new(site.users),
@@ -190,11 +206,14 @@ impl Sim {
                 user_search_denied,
                 hidden_email_match,
                 latency_us: AtomicU64::new(duration_us(latency)),
+                extra_headers: Mutex::new(Vec::new()),
                 counters: Endpoint::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
                 faults: Mutex::new(VecDeque::new()),
                 world: RwLock::new(world),
                 issues: RwLock::new(IssueStore::default()),
                 credentials: RwLock::new(credentials),
+                oauth_config: oauth,
+                oauth: Mutex::new(crate::oauth::OAuthState::default()),
             }),
         }
     }
@@ -247,6 +266,20 @@ impl Sim {
 
     pub(crate) fn latency(&self) -> Duration {
         Duration::from_micros(self.inner.latency_us.load(Ordering::Relaxed))
+    }
+
+    /// Headers added to every REST answer from now on (replacing earlier
+    /// ones), e.g. `X-RateLimit-Remaining` or `X-RateLimit-NearLimit`, as
+    /// Jira sends when a site nears its limits.
+    pub fn set_response_headers(&self, headers: &[(&str, &str)]) {
+        *lock(&self.inner.extra_headers) = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+    }
+
+    pub(crate) fn response_headers(&self) -> Vec<(String, String)> {
+        lock(&self.inner.extra_headers).clone()
     }
 
     /// Queues a fault; faults apply in push order to matching requests,

@@ -6,6 +6,7 @@ mod common;
 mod create;
 mod faults;
 mod meta;
+mod oauth;
 mod scale;
 mod search;
 mod users;

@@ -1,0 +1,347 @@
+//! Atlassian's OAuth 2.0 (3LO) authorization server, simulated:
+//! `GET /authorize` (consent is given at once, by a configured account),
+//! `POST /oauth/token` with the `authorization_code` and `refresh_token`
+//! grants. Refresh tokens rotate: each refresh answers a new one, the old
+//! one may be reused for a short interval (Atlassian's leeway for retries)
+//! and reusing it after that fails with `invalid_grant` and revokes the
+//! whole family. Access tokens expire after a configurable lifetime (down
+//! to seconds, for tests) and are accepted as Bearer tokens by the API.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::http::Query;
+use crate::sim::Sim;
+
+/// An OAuth app registered with the simulated authorization server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct OAuthConfig {
+    pub clients: Vec<OAuthClient>,
+    /// `expires_in` of access tokens (Atlassian: 3600 s).
+    pub access_token_ttl: Duration,
+    /// How long a rotated refresh token may still be used (Atlassian: 10
+    /// minutes); after that, reuse is `invalid_grant`.
+    pub refresh_reuse_interval: Duration,
+    /// Whose consent `/authorize` records (the tokens act as this account).
+    pub consent_account_id: String,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            clients: vec![OAuthClient {
+                client_id: crate::demo::OAUTH_CLIENT_ID.to_owned(),
+                client_secret: crate::demo::OAUTH_CLIENT_SECRET.to_owned(),
+            }],
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_reuse_interval: Duration::from_secs(600),
+            consent_account_id: crate::demo::ADMIN_ACCOUNT_ID.to_owned(),
+        }
+    }
+}
+
+struct Code {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    account_id: String,
+    expires_at: Instant,
+}
+
+struct Access {
+    account_id: String,
+    expires_at: Instant,
+}
+
+struct Refresh {
+    family: u64,
+    client_id: String,
+    account_id: String,
+    scope: String,
+    /// When it was first exchanged for a new one.
+    rotated_at: Option<Instant>,
+}
+
+/// The authorization server's state.
+#[derive(Default)]
+pub(crate) struct OAuthState {
+    codes: HashMap<String, Code>,
+    access: HashMap<String, Access>,
+    refresh: HashMap<String, Refresh>,
+    revoked_families: HashSet<u64>,
+    next: u64,
+    /// Refresh grants answered (for tests: "exactly one refresh").
+    pub(crate) refreshes: u64,
+}
+
+impl OAuthState {
+    fn mint(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(self.next);
+        format!("{prefix}-{}-{:016x}", self.next, hasher.finish())
+    }
+
+    /// The account an unexpired access token acts as.
+    pub(crate) fn account_for(&self, token: &str) -> Option<&str> {
+        self.access
+            .get(token)
+            .filter(|a| a.expires_at > Instant::now())
+            .map(|a| a.account_id.as_str())
+    }
+
+    /// Ends every access token now (a token "expiring mid-run").
+    pub(crate) fn expire_access_tokens(&mut self) {
+        let now = Instant::now();
+        for access in self.access.values_mut() {
+            access.expires_at = now;
+        }
+    }
+
+    fn issue_pair(
+        &mut self,
+        config: &OAuthConfig,
+        family: Option<u64>,
+        client_id: &str,
+        account_id: &str,
+        scope: &str,
+    ) -> Value {
+        let access_token = self.mint("sim-at");
+        self.access.insert(
+            access_token.clone(),
+            Access {
+                account_id: account_id.to_owned(),
+                expires_at: Instant::now() + config.access_token_ttl,
+            },
+        );
+        let mut body = json!({
+            "access_token": access_token,
+            "expires_in": config.access_token_ttl.as_secs(),
+            "scope": scope,
+            "token_type": "Bearer",
+        });
+        if scope.split_whitespace().any(|s| s == "offline_access") {
+            let family = family.unwrap_or_else(|| {
+                self.next += 1;
+                self.next
+            });
+            let refresh_token = self.mint("sim-rt");
+            self.refresh.insert(
+                refresh_token.clone(),
+                Refresh {
+                    family,
+                    client_id: client_id.to_owned(),
+                    account_id: account_id.to_owned(),
+                    scope: scope.to_owned(),
+                    rotated_at: None,
+                },
+            );
+            body["refresh_token"] = json!(refresh_token);
+        }
+        body
+    }
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+/// `GET /authorize`: consent is given at once; redirects to the
+/// `redirect_uri` with a code and the caller's `state`.
+pub(crate) async fn authorize(State(sim): State<Sim>, RawQuery(raw): RawQuery) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let get = |k: &str| query.get(k).unwrap_or_default().to_owned();
+    let (client_id, redirect_uri, scope) = (get("client_id"), get("redirect_uri"), get("scope"));
+    if get("audience") != "api.atlassian.com" || get("response_type") != "code" {
+        return (
+            StatusCode::BAD_REQUEST,
+            "audience=api.atlassian.com and response_type=code are required",
+        )
+            .into_response();
+    }
+    let config = &sim.inner.oauth_config;
+    if !config.clients.iter().any(|c| c.client_id == client_id) {
+        return (StatusCode::BAD_REQUEST, "unknown client_id").into_response();
+    }
+    let Ok(mut target) = url_with_query(&redirect_uri) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri must be an http(s) URL",
+        )
+            .into_response();
+    };
+    let mut state = crate::sim::lock(&sim.inner.oauth);
+    let code = state.mint("sim-code");
+    state.codes.insert(
+        code.clone(),
+        Code {
+            client_id,
+            redirect_uri,
+            scope,
+            account_id: config.consent_account_id.clone(),
+            expires_at: Instant::now() + Duration::from_secs(600),
+        },
+    );
+    target.push_str(&format!("code={code}&state={}", encode(&get("state"))));
+    Redirect::to(&target).into_response()
+}
+
+fn url_with_query(uri: &str) -> Result<String, ()> {
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return Err(());
+    }
+    Ok(if uri.contains('?') {
+        format!("{uri}&")
+    } else {
+        format!("{uri}?")
+    })
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `POST /oauth/token`, JSON (as Atlassian documents) or form-encoded.
+pub(crate) async fn token(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params: HashMap<String, String> = if form {
+        let text = String::from_utf8_lossy(&body);
+        let query = Query::parse(Some(&text));
+        [
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "code",
+            "redirect_uri",
+            "refresh_token",
+        ]
+        .iter()
+        .filter_map(|k| query.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+        .collect()
+    } else {
+        match serde_json::from_slice::<HashMap<String, Value>>(&body) {
+            Ok(map) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+                .collect(),
+            Err(_) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Malformed body.",
+                );
+            }
+        }
+    };
+    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+    let config = &sim.inner.oauth_config;
+    let client_ok = config
+        .clients
+        .iter()
+        .any(|c| c.client_id == get("client_id") && c.client_secret == get("client_secret"));
+    if !client_ok {
+        return oauth_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized");
+    }
+    let mut state = crate::sim::lock(&sim.inner.oauth);
+    match get("grant_type") {
+        "authorization_code" => {
+            let Some(code) = state.codes.remove(get("code")) else {
+                return oauth_error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_grant",
+                    "Invalid authorization code",
+                );
+            };
+            if code.expires_at <= Instant::now()
+                || code.client_id != get("client_id")
+                || code.redirect_uri != get("redirect_uri")
+            {
+                return oauth_error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_grant",
+                    "Invalid authorization code",
+                );
+            }
+            let body =
+                state.issue_pair(config, None, &code.client_id, &code.account_id, &code.scope);
+            axum::Json(body).into_response()
+        }
+        "refresh_token" => {
+            let now = Instant::now();
+            let presented = get("refresh_token");
+            let Some(refresh) = state.refresh.get(presented) else {
+                return oauth_error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_grant",
+                    "Unknown or invalid refresh token.",
+                );
+            };
+            let family = refresh.family;
+            let reuse_expired = refresh
+                .rotated_at
+                .is_some_and(|at| now.duration_since(at) > config.refresh_reuse_interval);
+            if state.revoked_families.contains(&family) || refresh.client_id != get("client_id") {
+                return oauth_error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_grant",
+                    "Unknown or invalid refresh token.",
+                );
+            }
+            if reuse_expired {
+                // Reuse after the leeway looks like a stolen token: revoke
+                // the family, as Atlassian does.
+                state.revoked_families.insert(family);
+                return oauth_error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_grant",
+                    "Unknown or invalid refresh token.",
+                );
+            }
+            let (client_id, account_id, scope) = (
+                refresh.client_id.clone(),
+                refresh.account_id.clone(),
+                refresh.scope.clone(),
+            );
+            if let Some(refresh) = state.refresh.get_mut(presented) {
+                refresh.rotated_at.get_or_insert(now);
+            }
+            state.refreshes += 1;
+            let body = state.issue_pair(config, Some(family), &client_id, &account_id, &scope);
+            axum::Json(body).into_response()
+        }
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Unsupported grant type.",
+        ),
+    }
+}
