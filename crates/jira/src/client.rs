@@ -8,8 +8,10 @@ use url::Url;
 
 use crate::auth::Auth;
 use crate::error::{Error, ErrorBody};
+use crate::limiter::Limiter;
 use crate::model::*;
-use crate::retry::RetryPolicy;
+use crate::observe::{CallRecord, Observer, RateLimitInfo};
+use crate::retry::{RetryPolicy, budget_left};
 
 /// Where the REST API lives.
 #[derive(Clone, Debug)]
@@ -33,6 +35,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Client-side limit on calls per second to this site (all
+    /// credentials together); 0 turns it off. Calls wait for a slot, and
+    /// the wait counts against the retry budget.
+    pub max_requests_per_second: f64,
+    /// Told about every call, retry and limiter wait (metrics).
+    pub observer: Option<Observer>,
 }
 
 impl ClientConfig {
@@ -43,6 +51,8 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            max_requests_per_second: 0.0,
+            observer: None,
         }
     }
 }
@@ -54,6 +64,9 @@ struct Inner {
     /// the cloud id is (discovery needs a token, so it happens lazily).
     api_root: OnceCell<Url>,
     site_url: Option<Url>,
+    limiter: Option<Limiter>,
+    /// The rate-limit headers of the latest answer that had any.
+    last_rate_limit: std::sync::Mutex<Option<RateLimitInfo>>,
 }
 
 /// A Jira client. Cloning is cheap and shares the connection pool; use
@@ -72,6 +85,17 @@ impl std::fmt::Debug for JiraClient {
     }
 }
 
+tokio::task_local! {
+    /// Counts the HTTP calls sent to Jira by the task running in its scope
+    /// (retries included), so a server can record what each request cost
+    /// without threading a counter through every cache and lookup.
+    pub static CALL_COUNTER: Arc<std::sync::atomic::AtomicU32>;
+}
+
+fn count_call() {
+    let _ = CALL_COUNTER.try_with(|calls| calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+}
+
 /// Which API a call is for (used in logs and call accounting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Call {
@@ -84,6 +108,25 @@ pub enum Call {
     AccessibleResources,
     CreateMetaFields,
     SearchJql,
+    MyPermissions,
+}
+
+impl Call {
+    /// A stable lowercase name, for metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::UserSearch => "user_search",
+            Call::Project => "project",
+            Call::ProjectSearch => "project_search",
+            Call::Priorities => "priorities",
+            Call::CreateIssue => "create_issue",
+            Call::Myself => "myself",
+            Call::AccessibleResources => "accessible_resources",
+            Call::CreateMetaFields => "createmeta_fields",
+            Call::SearchJql => "search_jql",
+            Call::MyPermissions => "mypermissions",
+        }
+    }
 }
 
 impl JiraClient {
@@ -119,9 +162,11 @@ impl JiraClient {
         Ok(JiraClient {
             inner: Arc::new(Inner {
                 http,
+                limiter: Limiter::new(config.max_requests_per_second),
                 config,
                 api_root,
                 site_url,
+                last_rate_limit: std::sync::Mutex::new(None),
             }),
             auth,
         })
@@ -266,6 +311,32 @@ impl JiraClient {
         Ok(found)
     }
 
+    /// The rate-limit headers of the latest Jira answer that carried any
+    /// (for health checks and `doctor`).
+    pub fn last_rate_limit(&self) -> Option<RateLimitInfo> {
+        self.inner
+            .last_rate_limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `GET /mypermissions`: which of `permissions` the credentials hold,
+    /// in `project` (a key or id) or globally.
+    pub async fn my_permissions(
+        &self,
+        project: Option<&str>,
+        permissions: &[&str],
+    ) -> Result<MyPermissions, Error> {
+        let keys = permissions.join(",");
+        let mut query = vec![("permissions", keys.as_str())];
+        if let Some(project) = project {
+            query.push(("projectKey", project));
+        }
+        self.get(Call::MyPermissions, &["mypermissions"], &query)
+            .await
+    }
+
     /// `GET /myself`: who the credentials belong to.
     pub async fn myself(&self) -> Result<Myself, Error> {
         self.get(Call::Myself, &["myself"], &[]).await
@@ -357,14 +428,54 @@ impl JiraClient {
         write: bool,
     ) -> Result<bytes::Bytes, Error> {
         let policy = &self.inner.config.retry;
+        let observer = self.inner.config.observer.as_ref().map(|o| &o.0);
         let mut waited = Duration::ZERO;
         let mut attempt = 1;
         loop {
+            if let Some(limiter) = &self.inner.limiter {
+                let left = budget_left()
+                    .unwrap_or(policy.budget)
+                    .min(policy.budget.saturating_sub(waited));
+                match limiter.reserve(left) {
+                    Ok(wait) if wait.is_zero() => {}
+                    Ok(wait) => {
+                        if let Some(observer) = observer {
+                            observer.on_throttle(call, wait);
+                        }
+                        tokio::time::sleep(wait).await;
+                        waited += wait;
+                    }
+                    Err(wait) => {
+                        if let Some(observer) = observer {
+                            observer.on_budget_exhausted(call);
+                        }
+                        return Err(Error::RateLimited { retry_after: wait });
+                    }
+                }
+            }
             let started = Instant::now();
-            let result = self
+            let (result, rate_limit) = self
                 .send_once(method.clone(), url.clone(), body.clone())
                 .await;
             let elapsed = started.elapsed();
+            if !rate_limit.is_empty() {
+                tracing::debug!(?call, ?rate_limit, "jira rate-limit headers");
+                if let Ok(mut last) = self.inner.last_rate_limit.lock() {
+                    *last = Some(rate_limit.clone());
+                }
+            }
+            if let Some(observer) = observer {
+                observer.on_call(&CallRecord {
+                    call,
+                    attempt,
+                    status: match &result {
+                        Ok((status, _)) => Some(*status),
+                        Err(err) => err.status(),
+                    },
+                    elapsed,
+                    rate_limit,
+                });
+            }
             match &result {
                 Ok(_) => tracing::debug!(?call, attempt, ?elapsed, "jira call ok"),
                 Err(err) => {
@@ -372,7 +483,7 @@ impl JiraClient {
                 }
             }
             let err = match result {
-                Ok(bytes) => return Ok(bytes),
+                Ok((_, bytes)) => return Ok(bytes),
                 Err(err) => err,
             };
             let retry_after = match &err {
@@ -395,8 +506,15 @@ impl JiraClient {
                 return Err(rate_limited_or(err));
             }
             let wait = policy.backoff(attempt, retry_after);
-            if waited + wait > policy.budget {
+            let request_left = budget_left().unwrap_or(Duration::MAX);
+            if waited + wait > policy.budget || wait > request_left {
+                if let Some(observer) = observer {
+                    observer.on_budget_exhausted(call);
+                }
                 return Err(rate_limited_or(err));
+            }
+            if let Some(observer) = observer {
+                observer.on_retry(call, err.status(), wait);
             }
             tokio::time::sleep(wait).await;
             waited += wait;
@@ -409,7 +527,8 @@ impl JiraClient {
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
-    ) -> Result<bytes::Bytes, Error> {
+    ) -> (Result<(u16, bytes::Bytes), Error>, RateLimitInfo) {
+        count_call();
         let mut request = self
             .inner
             .http
@@ -423,14 +542,21 @@ impl JiraClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let response = request.send().await.map_err(Error::from_reqwest)?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return (Err(Error::from_reqwest(err)), RateLimitInfo::default()),
+        };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let bytes = response.bytes().await.map_err(Error::from_reqwest)?;
+        let rate_limit = RateLimitInfo::from_headers(response.headers());
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(err) => return (Err(Error::from_reqwest(err)), rate_limit),
+        };
         if status.is_success() {
-            return Ok(bytes);
+            return (Ok((status.as_u16(), bytes)), rate_limit);
         }
-        Err(Error::Api {
+        let error = Error::Api {
             status: status.as_u16(),
             body: ErrorBody::parse(&bytes),
             retry_after: if status == StatusCode::TOO_MANY_REQUESTS
@@ -440,7 +566,8 @@ impl JiraClient {
             } else {
                 None
             },
-        })
+        };
+        (Err(error), rate_limit)
     }
 }
 

@@ -9,11 +9,16 @@
 mod auth;
 mod client;
 mod error;
+mod limiter;
 mod model;
+mod oauth;
+mod observe;
 mod retry;
 
 pub use auth::Auth;
-pub use client::{ApiBase, Call, ClientConfig, JiraClient};
+pub use client::{ApiBase, CALL_COUNTER, Call, ClientConfig, JiraClient};
 pub use error::{Error, ErrorBody};
 pub use model::*;
-pub use retry::RetryPolicy;
+pub use oauth::{OAuthApp, OAuthError, TokenSet};
+pub use observe::{CallObserver, CallRecord, Observer, RateLimitInfo};
+pub use retry::{RetryPolicy, with_retry_budget};

@@ -229,3 +229,26 @@ pub(crate) struct SearchPage {
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
+
+/// `GET /mypermissions`: each permission asked for, held or not.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct MyPermissions {
+    #[serde(default)]
+    pub permissions: std::collections::BTreeMap<String, PermissionGrant>,
+}
+
+impl MyPermissions {
+    /// Whether the credentials hold `key` (absent means no).
+    pub fn has(&self, key: &str) -> bool {
+        self.permissions
+            .get(key)
+            .is_some_and(|grant| grant.have_permission)
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionGrant {
+    #[serde(default)]
+    pub have_permission: bool,
+}

@@ -1,5 +1,5 @@
 use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// When and how long to wait before trying a Jira call again.
 ///
@@ -39,7 +39,12 @@ impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1).
     pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(wait) = retry_after {
-            return wait;
+            // A little jitter on top of Jira's wait (never less than it
+            // asked), so requests told the same second do not all come
+            // back in the same instant and trip the limit again.
+            let spread = (wait / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
+            let nanos = u64::try_from(spread.as_nanos()).unwrap_or(u64::MAX);
+            return wait + Duration::from_nanos(random_u64() % nanos.max(1));
         }
         let exp = self
             .base_backoff
@@ -49,6 +54,28 @@ impl RetryPolicy {
         let nanos = u64::try_from(exp.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(random_u64() % nanos.max(1))
     }
+}
+
+tokio::task_local! {
+    /// When the current request must stop waiting on Jira (see
+    /// [`with_retry_budget`]).
+    static DEADLINE: Instant;
+}
+
+/// Runs `future` with a retry budget shared by every Jira call it makes:
+/// retry and limiter waits that would end past `start + budget` are not
+/// made and the last error is returned instead. Without it each call has
+/// the policy's budget of its own.
+pub async fn with_retry_budget<F: std::future::Future>(budget: Duration, future: F) -> F::Output {
+    let deadline = Instant::now() + budget;
+    DEADLINE.scope(deadline, future).await
+}
+
+/// Time left in the current request's budget, if it has one.
+pub(crate) fn budget_left() -> Option<Duration> {
+    DEADLINE
+        .try_with(|deadline| deadline.saturating_duration_since(Instant::now()))
+        .ok()
 }
 
 /// A random number without a dependency: std's hasher keys are random.
@@ -63,12 +90,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_wins_over_backoff() {
+    fn retry_after_wins_over_backoff_with_a_little_jitter() {
         let policy = RetryPolicy::default();
-        assert_eq!(
-            policy.backoff(1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
+        let waits: Vec<Duration> = (0..20)
+            .map(|_| policy.backoff(1, Some(Duration::from_secs(3))))
+            .collect();
+        for wait in &waits {
+            assert!(*wait >= Duration::from_secs(3) && *wait < Duration::from_millis(3_300));
+        }
+        assert!(waits.iter().any(|w| *w != waits[0]), "jittered: {waits:?}");
+    }
+
+    #[tokio::test]
+    async fn the_request_budget_is_shared_and_shrinks() {
+        assert_eq!(budget_left(), None);
+        with_retry_budget(Duration::from_secs(5), async {
+            let left = budget_left().expect("in scope");
+            assert!(left <= Duration::from_secs(5) && left > Duration::from_secs(4));
+        })
+        .await;
     }
 
     #[test]

@@ -147,3 +147,71 @@ async fn browse_links_use_the_site_even_through_the_gateway() {
     });
     assert!(JiraClient::new(no_site, Auth::None).is_err());
 }
+
+mod oauth {
+    use jira::{OAuthApp, OAuthError};
+    use jira_sim::{Sim, SimConfig, demo};
+    use secrecy::{ExposeSecret, SecretString};
+
+    fn app(sim_url: &str) -> OAuthApp {
+        OAuthApp {
+            client_id: demo::OAUTH_CLIENT_ID.into(),
+            client_secret: SecretString::from(demo::OAUTH_CLIENT_SECRET),
+            auth_url: sim_url.parse().expect("url"),
+            redirect_uri: "http://127.0.0.1:9/oauth/callback".parse().expect("url"),
+            scopes: vec!["write:jira-work".into(), "offline_access".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn code_exchange_and_rotating_refresh() {
+        let sim = Sim::spawn(SimConfig::default()).await.expect("sim");
+        let app = app(&sim.base_url());
+        let url = app.authorize_url("state-1");
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        for (key, value) in [
+            ("audience", "api.atlassian.com"),
+            ("prompt", "consent"),
+            ("response_type", "code"),
+            ("state", "state-1"),
+            ("scope", "write:jira-work offline_access"),
+        ] {
+            assert!(
+                query.contains(&(key.into(), value.into())),
+                "{key} in {url}"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let consent = http.get(url).send().await.expect("answers");
+        let location = consent.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let code = location
+            .split("code=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .expect("code");
+        let tokens = app.exchange_code(&http, code).await.expect("tokens");
+        let refresh = tokens.refresh_token.clone().expect("refresh token");
+        let next = app.refresh(&http, &refresh).await.expect("refreshed");
+        assert_ne!(
+            next.refresh_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some(refresh.expose_secret().to_owned()),
+            "rotated"
+        );
+        assert!(matches!(
+            app.refresh(&http, &SecretString::from("unknown")).await,
+            Err(OAuthError::InvalidGrant)
+        ));
+        assert!(matches!(
+            app.exchange_code(&http, code).await,
+            Err(OAuthError::InvalidGrant)
+        ));
+    }
+}
