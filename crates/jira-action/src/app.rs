@@ -15,7 +15,10 @@ use url::Url;
 use crate::config::{AuthMode, Config};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi, yaml};
+use crate::health::Readiness;
+use crate::metrics::Metrics;
 use crate::resolve::Resolver;
+use crate::store::Store;
 
 /// Everything a request handler needs, shared by all requests.
 pub struct AppState {
@@ -30,11 +33,33 @@ pub struct AppState {
     pub openapi: Value,
     pub openapi_yaml: String,
     pub manifest: Value,
+    /// Idempotency claims and the audit trail.
+    pub store: Store,
+    /// What `/metrics` exports; the Jira client reports its calls here.
+    pub metrics: Arc<Metrics>,
+    /// `/readyz`'s checks, Jira's cached.
+    pub readiness: Readiness,
 }
 
 impl AppState {
-    pub fn new(config: Config, public_url: &str) -> anyhow::Result<AppState> {
-        let jira = jira_client(&config)?;
+    pub fn new(config: Config, public_url: &str, store: Store) -> anyhow::Result<AppState> {
+        let metrics = Arc::new(Metrics::default());
+        let observer = jira::Observer(Arc::clone(&metrics) as Arc<dyn jira::CallObserver>);
+        let jira = jira_client_observed(&config, Some(observer))?;
+        let readiness = Readiness::default();
+        // A write that changes nothing live (expired rows only), so a
+        // read-only or unreachable database makes the server unready.
+        let probe = store.clone();
+        readiness.set_store_check(Arc::new(move || {
+            let store = probe.clone();
+            Box::pin(async move {
+                store
+                    .purge(Duration::MAX)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+        }));
         let openapi = openapi::document(public_url);
         let verifier = signature_verifier(&config)?;
         Ok(AppState {
@@ -46,13 +71,16 @@ impl AppState {
             manifest: manifest::document(public_url, config.jira.auth),
             jira,
             config,
+            store,
+            metrics,
+            readiness,
         })
     }
 }
 
 /// The verifier for the configured key source; a key file is read and
 /// checked now, so a bad key stops the start rather than every request.
-fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verifier>> {
+pub(crate) fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verifier>> {
     let glean = &config.glean;
     let source = if let Some(path) = &glean.key_file {
         let key = std::fs::read_to_string(path)
@@ -76,6 +104,14 @@ fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verifier>> {
 
 /// The Jira client for the configured URL form and credentials.
 pub fn jira_client(config: &Config) -> anyhow::Result<JiraClient> {
+    jira_client_observed(config, None)
+}
+
+/// [`jira_client`], reporting every call to `observer` (metrics).
+pub fn jira_client_observed(
+    config: &Config,
+    observer: Option<jira::Observer>,
+) -> anyhow::Result<JiraClient> {
     let jira = &config.jira;
     let url = jira.url.clone().context("jira.url is not set")?;
     let mut client_config = ClientConfig::new(api_base(&url, jira.discover_cloud_id)?);
@@ -86,6 +122,8 @@ pub fn jira_client(config: &Config) -> anyhow::Result<JiraClient> {
         budget: Duration::from_millis(jira.retry_budget_ms),
         ..RetryPolicy::default()
     };
+    client_config.max_requests_per_second = jira.max_requests_per_second;
+    client_config.observer = observer;
     let auth = match jira.auth {
         AuthMode::Passthrough => Auth::None,
         AuthMode::ApiToken => Auth::Basic {
@@ -132,6 +170,13 @@ pub struct RunningServer {
     pub state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    retention: JoinHandle<()>,
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.retention.abort();
+    }
 }
 
 impl RunningServer {
@@ -167,7 +212,16 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .as_ref()
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
-    let state = Arc::new(AppState::new(config, &public_url)?);
+    let store = Store::open(&config.store.url, config.store.max_connections)
+        .await
+        .with_context(|| format!("cannot open the store {}", redact(&config.store.url)))?;
+    tracing::info!(backend = store.backend(), "store ready");
+    let retention = tokio::spawn(enforce_retention(
+        store.clone(),
+        Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
+        Duration::from_secs(config.audit.purge_interval_secs.max(1)),
+    ));
+    let state = Arc::new(AppState::new(config, &public_url, store)?);
     let router = crate::http::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -182,7 +236,35 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         state,
         stop: Some(stop),
         task,
+        retention,
     })
+}
+
+/// Deletes audit records past their retention and idempotency rows past
+/// their window, now and then every `interval`. Several processes sharing
+/// a database may all run it: the deletes are idempotent.
+async fn enforce_retention(store: Store, retention: Duration, interval: Duration) {
+    loop {
+        match store.purge(retention).await {
+            Ok((0, 0)) => {}
+            Ok((audit, idempotency)) => {
+                tracing::info!(audit, idempotency, "retention: old records deleted");
+            }
+            Err(err) => tracing::warn!(cause = %err, "retention: purge failed"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// A store URL fit for logs and errors: without its password.
+pub fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the configured site: token, permissions, create screens,
+    /// email visibility, rate limits, latency, Glean key, store. Exits
+    /// non-zero when any check fails.
+    Doctor(Box<DoctorArgs>),
+    /// Print the audit trail: who filed what, when, through the assistant.
+    Audit(Box<crate::store::cli::AuditArgs>),
+    /// Write a consistent copy of an SQLite store, also while it is in use.
+    Backup(Box<crate::store::cli::BackupArgs>),
     /// Print the (legacy) Glean tool manifest.
     Manifest {
         #[arg(long)]
@@ -43,6 +51,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "passthrough")]
         auth: AuthMode,
     },
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// An email to resolve as Glean would send it (repeatable).
+    #[arg(long = "email")]
+    emails: Vec<String>,
+    /// Passthrough mode: the Authorization header Glean forwards
+    /// (e.g. "Bearer <token>"), to check its permissions.
+    #[arg(long, env = "JIRA_ACTION_DOCTOR_AUTHORIZATION", hide_env_values = true)]
+    authorization: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +106,9 @@ struct ServeArgs {
     /// Number of demo users in the sandbox's directory.
     #[arg(long, default_value_t = 300)]
     sandbox_users: usize,
+    /// The store: postgres://…, sqlite://PATH or a file path.
+    #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
+    store_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -123,6 +147,9 @@ impl ServeArgs {
         if self.allow_unsigned || self.sandbox {
             config.glean.allow_unsigned = true;
         }
+        if let Some(url) = &self.store_url {
+            config.store.url = url.clone();
+        }
         Ok(config)
     }
 }
@@ -147,12 +174,32 @@ pub fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Doctor(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let failed = runtime.block_on(doctor(*args))?;
+            if failed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Audit(args) => store_runtime()?.block_on(crate::store::cli::audit(*args)),
+        Command::Backup(args) => store_runtime()?.block_on(crate::store::cli::backup(*args)),
         Command::Manifest { url, auth } => {
             let document = manifest::document(url.as_str(), auth);
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())
         }
     }
+}
+
+fn store_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -165,12 +212,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.validate()?;
     let sandbox = args.sandbox;
+    let store_url = config.store.url.clone();
     let mut server = crate::app::start(config).await?;
     let addr = server.addr;
     tracing::info!(%addr, "listening");
     println!("jira-action listening on http://{addr}");
     if sandbox {
         println!("{}", crate::sandbox::banner(addr));
+        println!("The audit trail: jira-action audit --store-url {store_url}\n");
     }
     let stop = server.stop_handle();
     tokio::spawn(async move {
@@ -181,6 +230,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     server.wait().await
+}
+
+/// Prints the table; true when a check failed.
+async fn doctor(args: DoctorArgs) -> anyhow::Result<bool> {
+    let mut config = args.serve.config()?;
+    let _sim = if args.serve.sandbox {
+        Some(crate::sandbox::prepare(&mut config, args.serve.sandbox_users).await?)
+    } else {
+        None
+    };
+    let options = crate::doctor::Options {
+        emails: args.emails,
+        authorization: args.authorization.map(SecretString::from),
+    };
+    let findings = crate::doctor::run(&config, &options).await;
+    print!("{}", crate::doctor::render(&findings));
+    Ok(crate::doctor::failed(&findings))
 }
 
 async fn shutdown_signal() {

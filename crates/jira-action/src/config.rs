@@ -51,6 +51,63 @@ pub struct Config {
     pub reporter_policy: ReporterPolicy,
     /// Per-project settings, by project key or id.
     pub projects: BTreeMap<String, ProjectSettings>,
+    pub store: StoreConfig,
+    pub audit: AuditConfig,
+}
+
+/// Where idempotency claims and the audit trail are kept, and how repeats
+/// are recognised.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://…` (shared by several processes), `sqlite://PATH`, or a
+    /// plain file path (SQLite, created on first start).
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a repeat of a request gets the first answer back.
+    pub idempotency_window_secs: u64,
+    /// How long a repeat waits for the same request in progress elsewhere
+    /// before answering 409 `request_in_progress`.
+    pub wait_for_in_progress_ms: u64,
+    /// How long a request in progress blocks its repeats. A holder that
+    /// dies (SIGKILL) blocks them no longer than this; it must exceed
+    /// `limits.request_timeout_ms`, or a slow holder could be taken over.
+    /// Default: the request timeout plus 5 seconds.
+    pub lease_secs: Option<u64>,
+}
+
+/// The audit trail: one record per request to `POST /create_issue`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Records older than this are deleted by a periodic task.
+    pub retention_days: u64,
+    /// Keep issue descriptions in the records (off: they may be sensitive).
+    pub record_descriptions: bool,
+    /// How often the retention task runs.
+    pub purge_interval_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "jira-action.db".to_owned(),
+            max_connections: 8,
+            idempotency_window_secs: 600,
+            wait_for_in_progress_ms: 10_000,
+            lease_secs: None,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_days: 90,
+            record_descriptions: false,
+            purge_interval_secs: 3_600,
+        }
+    }
 }
 
 /// When the reporter cannot be set (not on the create screen, or no
@@ -149,6 +206,10 @@ pub struct JiraConfig {
     pub request_timeout_ms: u64,
     /// The most time one Glean request may spend waiting to retry Jira.
     pub retry_budget_ms: u64,
+    /// Client-side limit on calls per second to the Jira site, so bursts
+    /// never reach Jira's own limits; calls wait for a slot (within the
+    /// retry budget). 0 turns it off.
+    pub max_requests_per_second: f64,
     /// Glean priority (1 highest .. 5 lowest) to this site's priority id.
     /// Default: the number itself is the id.
     pub priorities: BTreeMap<String, String>,
@@ -190,6 +251,8 @@ impl Default for Config {
             access: AccessConfig::default(),
             reporter_policy: ReporterPolicy::default(),
             projects: BTreeMap::new(),
+            store: StoreConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -206,6 +269,7 @@ impl Default for JiraConfig {
             connect_timeout_ms: 5_000,
             request_timeout_ms: 10_000,
             retry_budget_ms: 20_000,
+            max_requests_per_second: 20.0,
             priorities: BTreeMap::new(),
         }
     }
@@ -300,6 +364,18 @@ impl Config {
                 "limits must be greater than zero".into(),
             ));
         }
+        if self.lease() <= self.request_timeout() {
+            return Err(ConfigError::Invalid(
+                "store.lease_secs must exceed limits.request_timeout_ms, or a slow request could be taken over and create twice".into(),
+            ));
+        }
+        if self.store.wait_for_in_progress_ms >= self.limits.request_timeout_ms {
+            return Err(ConfigError::Invalid(
+                "store.wait_for_in_progress_ms must be less than limits.request_timeout_ms, so that a repeat gets request_in_progress rather than a timeout".into(),
+            ));
+        }
+        crate::store::Location::parse(&self.store.url)
+            .map_err(|e| ConfigError::Invalid(format!("store.url: {e}")))?;
         Ok(())
     }
 
@@ -319,6 +395,14 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.limits.request_timeout_ms)
+    }
+
+    /// How long a request in progress holds its identity (see `lease_secs`).
+    pub fn lease(&self) -> Duration {
+        match self.store.lease_secs {
+            Some(secs) => Duration::from_secs(secs),
+            None => self.request_timeout() + Duration::from_secs(5),
+        }
     }
 }
 
@@ -368,6 +452,32 @@ mod tests {
         )
         .expect("parses");
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn store_and_audit_settings_parse_and_are_checked() {
+        let config = Config::from_toml(
+            "[jira]\nurl = \"https://x.atlassian.net\"\n[glean]\nallow_unsigned = true\n\
+             [store]\nurl = \"postgres://db/jira\"\nidempotency_window_secs = 60\n\
+             [audit]\nretention_days = 30\nrecord_descriptions = true\n",
+        )
+        .expect("parses");
+        assert_eq!(config.store.url, "postgres://db/jira");
+        assert_eq!(config.store.idempotency_window_secs, 60);
+        assert_eq!(config.audit.retention_days, 30);
+        assert!(config.audit.record_descriptions);
+        assert_eq!(config.lease(), Duration::from_secs(30));
+        config.validate().expect("consistent");
+        let mut short = config.clone();
+        short.store.lease_secs = Some(10);
+        assert!(short.validate().is_err(), "a lease shorter than a request");
+        let mut long_wait = config.clone();
+        long_wait.store.wait_for_in_progress_ms = 60_000;
+        assert!(long_wait.validate().is_err());
+        let mut bad = config;
+        bad.store.url = "mysql://db/jira".into();
+        assert!(bad.validate().is_err());
+        assert_eq!(Config::default().store.url, "jira-action.db");
     }
 
     #[test]

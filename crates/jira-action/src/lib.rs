@@ -7,7 +7,11 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod glean;
+pub mod health;
 pub mod http;
+pub mod metrics;
 pub mod resolve;
 pub mod sandbox;
+pub mod store;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use jira_sim::{Sim, SimConfig, SimHandle, Site};
 use secrecy::SecretString;
 
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, StoreConfig};
 
 /// The demo site's admin credentials (the simulator's defaults).
 pub const SANDBOX_EMAIL: &str = "admin@example.com";
@@ -25,6 +25,17 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHan
     config.jira.auth = AuthMode::ApiToken;
     config.jira.email = Some(SANDBOX_EMAIL.to_owned());
     config.jira.api_token = Some(SecretString::from(SANDBOX_TOKEN.to_owned()));
+    // A fresh store per run, in the temp dir: the simulator starts empty,
+    // so answers remembered from an earlier run would name issues that no
+    // longer exist.
+    if config.store.url == StoreConfig::default().url {
+        let path =
+            std::env::temp_dir().join(format!("jira-action-sandbox-{}.db", std::process::id()));
+        for stale in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{stale}", path.display()));
+        }
+        config.store.url = path.display().to_string();
+    }
     tracing::info!(jira = %sim.base_url(), users, "sandbox: embedded Jira simulator started");
     Ok(sim)
 }

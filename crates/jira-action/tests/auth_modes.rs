@@ -107,13 +107,12 @@ async fn the_cloud_id_is_discovered_once() {
         config.jira.site_url = Some(site.parse().expect("url"));
     })
     .await;
-    for _ in 0..2 {
+    for n in 0..2 {
+        // Two different issues (the same one twice would be one create).
+        let mut body = body();
+        body["summary"] = json!(format!("Via passthrough {n}"));
         let (status, answer) = app
-            .create_with_auth(
-                "alice@example.com",
-                &format!("Bearer {OAUTH_TOKEN}"),
-                &body(),
-            )
+            .create_with_auth("alice@example.com", &format!("Bearer {OAUTH_TOKEN}"), &body)
             .await;
         assert_eq!(status, 200, "{answer}");
         let key = answer["key"].as_str().expect("key");

@@ -123,6 +123,8 @@ async fn a_warm_request_costs_exactly_one_jira_call() {
     let (status, _) = app.create_json("bob@example.com", &body).await;
     assert_eq!(status, 200);
     app.sim.sim.reset_calls();
+    // Another issue (the same one again would be answered without Jira).
+    body["summary"] = json!("Printer jammed again");
     let (status, _) = app.create_json("bob@example.com", &body).await;
     assert_eq!(status, 200);
     assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 1);
@@ -472,7 +474,10 @@ async fn jira_failures_map_to_documented_codes() {
             times,
         });
         let before = app.sim.sim.issues().len();
-        let (got, answer) = app.create_json("alice@example.com", &minimal()).await;
+        // A new request each time (a repeat of a success is answered from the store).
+        let mut body = minimal();
+        body["summary"] = json!(format!("Printer jammed ({code})"));
+        let (got, answer) = app.create_json("alice@example.com", &body).await;
         assert_eq!(
             (got, answer["error"].as_str()),
             (status, Some(code)),
@@ -504,7 +509,9 @@ async fn short_rate_limits_and_unavailability_are_retried() {
         Endpoint::CreateIssue,
         status_fault(503, Some(0), None),
     ));
-    let (status, answer) = app.create_json("alice@example.com", &minimal()).await;
+    let mut body = minimal();
+    body["summary"] = json!("Printer jammed again");
+    let (status, answer) = app.create_json("alice@example.com", &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 3);
     assert_eq!(app.sim.sim.issues().len(), 2);

@@ -1,6 +1,7 @@
 //! `POST /create_issue`: the tool itself.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,12 +13,14 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::submit::{self, Marker};
+use super::trail::{self, Go, Identity, Trace};
 use super::{Error, REQUEST_ID};
 use crate::app::AppState;
 use crate::config::{AuthMode, DescriptionFormat, ReporterPolicy};
 use crate::glean::contract::{AssigneeRef, CreateIssueInput, IssueRef};
 use crate::glean::email;
 use crate::resolve::{self, UserMatch, fields};
+use crate::store::AuditRecord;
 
 /// The header naming the person the issue is filed for.
 pub const USER_EMAIL: &str = "glean-user-email";
@@ -27,10 +30,54 @@ pub async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Error> {
-    let deadline = state.config.request_timeout();
-    match tokio::time::timeout(deadline, create(&state, &headers, body)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout),
+    let signature = if state.verifier.is_some() {
+        "verified"
+    } else {
+        "unchecked"
+    };
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut guard = Unfinished {
+        state: Arc::clone(&state),
+        trace: Some(Trace::new(&headers, signature)),
+        calls: Arc::clone(&calls),
+    };
+    let result = match guard.trace.as_mut() {
+        Some(trace) => {
+            let work =
+                jira::CALL_COUNTER.scope(Arc::clone(&calls), run(&state, &headers, body, trace));
+            match tokio::time::timeout(state.config.request_timeout(), work).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Timeout),
+            }
+        }
+        None => Err(Error::Internal("no trace".into())),
+    };
+    if let Some(trace) = guard.trace.take() {
+        trace
+            .finish(&state, &result, calls.load(Ordering::Relaxed))
+            .await;
+    }
+    result.map(Json)
+}
+
+/// A request's trace until it is written. When the caller hangs up, hyper
+/// drops the handler mid-request; this still ends the claim (as uncertain:
+/// the create may have been sent) and writes the audit record.
+struct Unfinished {
+    state: Arc<AppState>,
+    trace: Option<Trace>,
+    calls: Arc<AtomicU32>,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(trace) = self.trace.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let state = Arc::clone(&self.state);
+            let calls = self.calls.load(Ordering::Relaxed);
+            runtime.spawn(async move { trace.abandoned(&state, calls).await });
+        }
     }
 }
 
@@ -40,16 +87,55 @@ pub struct Caller {
     pub email: String,
     pub jira: JiraClient,
     pub request_id: String,
+    /// The request's identity (see `trail::Identity`), stable across its
+    /// retries: what the issue property names.
+    pub idempotency_key: String,
+    /// An earlier attempt with this identity may have reached Jira (it died
+    /// holding the claim, or its outcome was unknown): look for the issue
+    /// before creating it.
+    pub recovering: bool,
 }
 
-async fn create(
+/// Identifies the caller, reads the body, claims the request's identity
+/// (or replays the first answer), then creates.
+async fn run(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Error> {
-    let caller = identify(state, headers)?;
+    trace: &mut Trace,
+) -> Result<Value, Error> {
+    let mut caller = identify(state, headers)?;
     let input = read_body(state, headers, body)?;
-    let prepared = prepare(state, &caller, input).await?;
+    trace.input(state, &input);
+    let given_key = trail::idempotency_header(headers)?;
+    let identity = Identity::of(&caller.email, given_key.as_deref(), &input);
+    caller.idempotency_key = identity.key.clone();
+    match trace.claim(state, &caller.email, &identity).await? {
+        Go::Replay(answer) => {
+            tracing::info!(key = ?answer["key"], "repeat of a finished request; answering as before");
+            Ok(answer)
+        }
+        Go::Ahead { recovering } => {
+            caller.recovering = recovering;
+            create(state, &caller, input, &mut trace.record).await
+        }
+    }
+}
+
+/// Prepares and submits the issue; notes in the audit record what it
+/// resolved.
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: CreateIssueInput,
+    record: &mut AuditRecord,
+) -> Result<Value, Error> {
+    let prepared = prepare(state, caller, input).await?;
+    let fields = &prepared.issue.fields;
+    record.project = Some(prepared.project_key.clone());
+    record.reporter = Some(prepared.reporter_account.clone());
+    record.assignee = fields.assignee.as_ref().map(|a| a.id.clone());
+    record.issue_type = Some(fields.issuetype.id.clone());
     let created = submit::submit(
         &caller.jira,
         &prepared.issue,
@@ -60,6 +146,7 @@ async fn create(
             .reporter
             .as_ref()
             .map(|r| r.id.as_str()),
+        caller.recovering,
     )
     .await?;
     let url = caller.jira.browse_url(&created.key);
@@ -71,7 +158,7 @@ async fn create(
             "Created, but Jira would not let the tool set you as reporter, so the reporter is the tool's account. A Jira admin can fix this by adding Reporter to the create screen and granting Modify Reporter."
         );
     }
-    Ok(Json(answer))
+    Ok(answer)
 }
 
 /// The caller and the credentials, checked before the body is read.
@@ -90,6 +177,9 @@ fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Error> {
         email,
         jira,
         request_id,
+        // Set once the body is read.
+        idempotency_key: String::new(),
+        recovering: false,
     })
 }
 
@@ -113,6 +203,10 @@ fn read_body(
 pub struct Prepared {
     pub issue: NewIssue,
     pub marker: Marker,
+    /// For the audit record: the project's key and the reporter's account
+    /// (also when the policy created without setting it).
+    pub project_key: String,
+    pub reporter_account: String,
     /// False when the reporter policy let the create go ahead without it.
     pub reporter_set: bool,
 }
@@ -175,8 +269,7 @@ async fn prepare(
     });
     let marker = Marker {
         request_id: caller.request_id.clone(),
-        // Until requests carry an idempotency key, the request id marks them.
-        idempotency_key: caller.request_id.clone(),
+        idempotency_key: caller.idempotency_key.clone(),
     };
     let issue = NewIssue {
         fields: NewIssueFields {
@@ -189,7 +282,7 @@ async fn prepare(
             components: components.into_iter().map(IdRef::new).collect(),
             description,
             assignee: assignee.map(IdRef::new),
-            reporter: reporter_set.then(|| IdRef::new(reporter)),
+            reporter: reporter_set.then(|| IdRef::new(reporter.clone())),
             labels: input.labels,
             duedate: input.duedate,
             parent: input.parent.map(|parent| match parent {
@@ -218,11 +311,13 @@ async fn prepare(
     Ok(Prepared {
         issue,
         marker,
+        project_key: project.key.clone(),
+        reporter_account: reporter,
         reporter_set,
     })
 }
 
-fn caller_email(headers: &HeaderMap) -> Result<String, Error> {
+pub(super) fn caller_email(headers: &HeaderMap) -> Result<String, Error> {
     let mut values = headers.get_all(USER_EMAIL).iter();
     let value = values.next().ok_or(Error::MissingUserEmail)?;
     if values.next().is_some() {

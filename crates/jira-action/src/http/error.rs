@@ -84,6 +84,12 @@ pub enum Error {
     Timeout,
     #[error("too many requests in progress")]
     Overloaded,
+    #[error("a request with the same identity is still in progress")]
+    RequestInProgress,
+    #[error("the Idempotency-Key was used before with different fields")]
+    IdempotencyKeyReused,
+    #[error("the store is unavailable: {0}")]
+    StoreUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -273,6 +279,21 @@ impl Error {
                 "overloaded",
                 "jira-action is handling too many requests; try again in a few seconds.",
             ),
+            Error::RequestInProgress => Body::new(
+                S::CONFLICT,
+                "request_in_progress",
+                "The same request is still being processed; try again in a few seconds to get its result.",
+            ),
+            Error::IdempotencyKeyReused => Body::new(
+                S::CONFLICT,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used for a request with different fields; use a new key for a new request.",
+            ),
+            Error::StoreUnavailable(_) => Body::new(
+                S::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "jira-action cannot reach its database, so it cannot guarantee the issue is created only once; nothing was created. Try again shortly.",
+            ),
             Error::Internal(_) => Body::new(
                 S::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -361,6 +382,10 @@ fn choices_sentence(choices: &[String]) -> String {
     }
 }
 
+/// The `error` code of a failed response, as a response extension.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let body = self.body();
@@ -376,6 +401,8 @@ impl IntoResponse for Error {
         object.insert("message".into(), body.message.into());
         object.extend(body.details);
         let mut response = (body.status, Json(Value::Object(object))).into_response();
+        // For the metrics middleware, which counts requests by code.
+        response.extensions_mut().insert(ErrorCode(body.code));
         if let Error::Jira(jira::Error::RateLimited { retry_after }) = &self
             && let Ok(value) = retry_after.as_secs().max(1).to_string().parse()
         {

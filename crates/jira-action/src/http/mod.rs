@@ -3,11 +3,13 @@
 mod create_issue;
 mod error;
 pub mod submit;
+pub mod trail;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -40,12 +42,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(tools)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.yaml", get(openapi_yaml))
         .route("/openapi.json", get(openapi_json))
         .route("/manifest.json", get(manifest))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::from_fn(limit_header_size))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         // The extractor enforces the limit; the handler turns it into 413.
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .layer(
@@ -104,9 +109,100 @@ async fn verify_signature(
         && let Err(reason) = verifier.verify(request.headers()).await
     {
         tracing::info!(%reason, "signature refused");
+        trail::record_refused(&state, request.headers(), &Error::InvalidSignature).await;
         return Error::InvalidSignature.into_response();
     }
     next.run(request).await
+}
+
+/// Counts and times every request by route and outcome, and gives the
+/// Jira calls it makes one retry budget between them, so that retries can
+/// never keep a request past what Glean waits for.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "other".to_owned());
+    let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
+    let response = jira::with_retry_budget(budget, next.run(request)).await;
+    let status = response.status().as_u16().to_string();
+    let code = response
+        .extensions()
+        .get::<error::ErrorCode>()
+        .map(|c| c.0)
+        .unwrap_or(if response.status().is_success() {
+            "ok"
+        } else {
+            "other"
+        });
+    let metrics = &state.metrics;
+    metrics.inc(
+        "jira_action_requests_total",
+        &[("route", &route), ("status", &status), ("code", code)],
+    );
+    metrics.observe(
+        "jira_action_request_duration_seconds",
+        &[("route", &route)],
+        started.elapsed(),
+    );
+    response
+}
+
+/// Prometheus text format; see the README's "Operating" section.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let metrics = &state.metrics;
+    let total = state.config.limits.max_concurrent_requests;
+    let in_flight = total.saturating_sub(state.in_flight.available_permits());
+    metrics.set("jira_action_in_flight_requests", &[], in_flight as f64);
+    for (cache, lookups, misses) in state.resolver.stats.snapshot() {
+        let hits = lookups.saturating_sub(misses) as f64;
+        let labels = |result| [("cache", cache), ("result", result)];
+        metrics.set("jira_action_cache_requests_total", &labels("hit"), hits);
+        metrics.set(
+            "jira_action_cache_requests_total",
+            &labels("miss"),
+            misses as f64,
+        );
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+/// Ready when Jira answers (with a valid token, when the server has one;
+/// checked at most every 30 s) and the store is writable. `/healthz` is
+/// the liveness probe and never asks Jira.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let checks = state
+        .readiness
+        .checks(&state.jira, state.config.jira.auth)
+        .await;
+    let ready = checks.iter().all(|c| c.problem.is_none());
+    let mut body = serde_json::Map::new();
+    for check in &checks {
+        let value = match &check.problem {
+            None => serde_json::Value::from("ok"),
+            Some(problem) => serde_json::Value::from(problem.as_str()),
+        };
+        body.insert(check.name.to_owned(), value);
+    }
+    let status = if ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    let answer = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": body,
+    });
+    (status, axum::Json(answer)).into_response()
 }
 
 async fn healthz() -> &'static str {

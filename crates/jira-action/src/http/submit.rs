@@ -53,12 +53,27 @@ impl Marker {
 /// Creates the issue; on an unknown outcome, finds it or creates it once
 /// more. `reporter` is the account id set as reporter (None when the
 /// reporter policy let the create go ahead as the tool's account).
+/// `recovering` when an earlier attempt of this request may have reached
+/// Jira (its server died holding the claim): then look before creating.
 pub async fn submit(
     jira: &JiraClient,
     issue: &NewIssue,
     marker: &Marker,
     reporter: Option<&str>,
+    recovering: bool,
 ) -> Result<CreatedIssue, Error> {
+    if recovering {
+        match find(jira, &issue.fields.project.id, reporter, marker).await {
+            Ok(Some(found)) => {
+                tracing::info!(key = %found.key, "an earlier attempt had created the issue");
+                return Ok(found);
+            }
+            Ok(None) => tracing::info!("no earlier attempt reached Jira; creating"),
+            // Not knowing whether the earlier attempt created it, creating
+            // could duplicate: refuse, and let the caller retry.
+            Err(lookup) => return Err(lookup.into()),
+        }
+    }
     let first = match jira.create_issue(issue).await {
         Ok(created) => return Ok(created),
         Err(err) if err.outcome_unknown() => err,

@@ -8,6 +8,7 @@ pub mod fields;
 pub mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jira::{FieldMeta, JiraClient, Project};
@@ -51,7 +52,44 @@ impl<K, V: Negative> Expiry<K, V> for TtlPolicy {
     }
 }
 
+/// Lookups and misses per cache, for `/metrics` (hits are the rest).
+#[derive(Default)]
+pub struct CacheStats {
+    counts: [[AtomicU64; 2]; 3],
+}
+
+const USERS: usize = 0;
+const PROJECTS: usize = 1;
+const CREATE_META: usize = 2;
+
+impl CacheStats {
+    fn lookup(&self, cache: usize) {
+        self.counts[cache][0].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn miss(&self, cache: usize) {
+        self.counts[cache][1].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (cache, lookups, misses) for each cache.
+    pub fn snapshot(&self) -> [(&'static str, u64, u64); 3] {
+        let get = |cache: usize| {
+            (
+                self.counts[cache][0].load(Ordering::Relaxed),
+                self.counts[cache][1].load(Ordering::Relaxed),
+            )
+        };
+        let (users, projects, meta) = (get(USERS), get(PROJECTS), get(CREATE_META));
+        [
+            ("user", users.0, users.1),
+            ("project", projects.0, projects.1),
+            ("create_meta", meta.0, meta.1),
+        ]
+    }
+}
+
 pub struct Resolver {
+    pub stats: CacheStats,
     users: Cache<String, UserMatch>,
     /// Keyed by `id:<id>` and `key:<KEY>`; a fetch fills both.
     projects: Cache<String, Option<Arc<Project>>>,
@@ -65,6 +103,7 @@ impl Resolver {
     pub fn new(config: &CacheConfig) -> Resolver {
         let negative = Duration::from_secs(config.negative_ttl_secs);
         Resolver {
+            stats: CacheStats::default(),
             users: Cache::builder()
                 .max_capacity(config.max_users)
                 .expire_after(TtlPolicy {
@@ -92,8 +131,10 @@ impl Resolver {
 
     /// The account for an email (already validated and lowercased).
     pub async fn user(&self, jira: &JiraClient, email: &str) -> Result<UserMatch, Error> {
+        self.stats.lookup(USERS);
         self.users
             .try_get_with_by_ref(email, async {
+                self.stats.miss(USERS);
                 let found = jira.search_users(email, users::SEARCH_LIMIT).await?;
                 Ok::<_, jira::Error>(users::pick(email, &found))
             })
@@ -111,9 +152,11 @@ impl Resolver {
             ProjectRef::Id(id) => (format!("id:{id}"), id),
             ProjectRef::Key(key) => (format!("key:{key}"), key),
         };
+        self.stats.lookup(PROJECTS);
         let found = self
             .projects
             .try_get_with_by_ref(&cache_key, async {
+                self.stats.miss(PROJECTS);
                 match jira.project(id_or_key).await {
                     Ok(project) => Ok(Some(Arc::new(project))),
                     Err(jira::Error::Api { status: 404, .. }) => Ok(None),
@@ -151,8 +194,10 @@ impl Resolver {
         project_id: &str,
         issue_type_id: &str,
     ) -> Result<Arc<Vec<FieldMeta>>, Error> {
+        self.stats.lookup(CREATE_META);
         self.create_meta
             .try_get_with((project_id.to_owned(), issue_type_id.to_owned()), async {
+                self.stats.miss(CREATE_META);
                 Ok::<_, jira::Error>(Arc::new(
                     jira.create_meta_fields(project_id, issue_type_id).await?,
                 ))

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub mod postgres;
+
 use jira_action::app::{self, RunningServer};
 use jira_action::config::{AuthMode, Config};
 use jira_sim::{Sim, SimConfig, SimHandle};
@@ -62,6 +64,8 @@ pub fn test_config(sim: &SimHandle) -> Config {
     config.jira.retry_budget_ms = 3_000;
     // Signatures have tests of their own (signatures.rs).
     config.glean.allow_unsigned = true;
+    // A private store per server; the store's own tests use files and PostgreSQL.
+    config.store.url = "sqlite::memory:".into();
     config
 }
 

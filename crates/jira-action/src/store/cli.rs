@@ -1,0 +1,289 @@
+//! `jira-action audit` and `jira-action backup`: the store, from the shell.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+
+use super::{AuditFilter, AuditRecord, Location, Store, now_ms};
+use crate::config::Config;
+
+/// Which store: `--store-url`, else the config file's `store.url`, else the
+/// default.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// TOML configuration file (its `store.url` is used).
+    #[arg(long, env = "JIRA_ACTION_CONFIG")]
+    config: Option<PathBuf>,
+    /// postgres://…, sqlite://PATH or a file path; overrides the config file.
+    #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
+    store_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.store_url {
+            return Ok(url.clone());
+        }
+        let config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        Ok(config.store.url)
+    }
+
+    /// Opens an existing store; a missing SQLite file is an error here
+    /// rather than a new empty store.
+    async fn open(&self) -> anyhow::Result<Store> {
+        let url = self.url()?;
+        if let Location::SqliteFile(path) = Location::parse(&url)?
+            && !Path::new(&path).exists()
+        {
+            bail!("no store at {path} (give --store-url or --config)");
+        }
+        Store::open(&url, 2)
+            .await
+            .with_context(|| format!("cannot open the store {}", crate::app::redact(&url)))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Records since an RFC 3339 time (2026-11-28T09:00:00Z), a date
+    /// (2026-11-28, UTC), or a duration ago (90m, 24h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only this caller's records (their Glean-User-Email).
+    #[arg(long)]
+    caller: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// At most this many records, oldest first (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: i64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (must not exist yet).
+    file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let since_ms = match &args.since {
+        Some(since) => parse_since(since, now_ms())?,
+        None => 0,
+    };
+    let store = args.store.open().await?;
+    let records = store
+        .audit(&AuditFilter {
+            since_ms,
+            caller: args.caller.clone(),
+            limit: args.limit,
+        })
+        .await?;
+    store.close().await;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&records)? + "\n",
+        Format::Csv => csv(&records),
+        Format::Table => table(&records),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    if args.file.exists() {
+        bail!("{} exists; give a new file", args.file.display());
+    }
+    let store = args.store.open().await?;
+    store.backup(&args.file).await?;
+    store.close().await;
+    println!("backed up to {}", args.file.display());
+    Ok(())
+}
+
+/// `--since`: a time, a date, or a duration before `now_ms`.
+pub fn parse_since(text: &str, now_ms: i64) -> anyhow::Result<i64> {
+    let text = text.trim();
+    if let Ok(ago) = humantime::parse_duration(text) {
+        let ago = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
+        return Ok(now_ms.saturating_sub(ago));
+    }
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    let time = humantime::parse_rfc3339_weak(&full).with_context(|| {
+        format!("--since {text:?}: expected 2026-11-28T09:00:00Z, 2026-11-28 or 24h")
+    })?;
+    let since = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis();
+    Ok(i64::try_from(since).unwrap_or(i64::MAX))
+}
+
+const COLUMNS: [&str; 17] = [
+    "at",
+    "request_id",
+    "caller",
+    "signature",
+    "outcome",
+    "status",
+    "issue_key",
+    "issue_url",
+    "error",
+    "project",
+    "issue_type",
+    "reporter",
+    "assignee",
+    "summary",
+    "jira_calls",
+    "latency_ms",
+    "idempotency_key",
+];
+
+fn cells(record: &AuditRecord) -> [String; 17] {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    [
+        record.at.clone(),
+        record.request_id.clone(),
+        opt(&record.caller),
+        record.signature.clone(),
+        record.outcome.clone(),
+        record.status.to_string(),
+        opt(&record.issue_key),
+        opt(&record.issue_url),
+        opt(&record.error),
+        opt(&record.project),
+        opt(&record.issue_type),
+        opt(&record.reporter),
+        opt(&record.assignee),
+        opt(&record.summary),
+        record.jira_calls.to_string(),
+        record.latency_ms.to_string(),
+        opt(&record.idempotency_key),
+    ]
+}
+
+/// Every column, with a header; fields quoted where CSV needs it.
+pub fn csv(records: &[AuditRecord]) -> String {
+    let quote = |field: &str| {
+        if field.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", field.replace('"', "\"\""))
+        } else {
+            field.to_owned()
+        }
+    };
+    let mut out = COLUMNS.join(",") + "\n";
+    for record in records {
+        let row: Vec<String> = cells(record).iter().map(|c| quote(c)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// The columns a person scans, aligned.
+pub fn table(records: &[AuditRecord]) -> String {
+    const SHOWN: [&str; 9] = [
+        "at",
+        "caller",
+        "outcome",
+        "status",
+        "issue/error",
+        "project",
+        "jira_calls",
+        "latency_ms",
+        "request_id",
+    ];
+    let rows: Vec<[String; 9]> = records
+        .iter()
+        .map(|r| {
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+            [
+                r.at.clone(),
+                opt(&r.caller),
+                r.outcome.clone(),
+                r.status.to_string(),
+                r.issue_key
+                    .clone()
+                    .or_else(|| r.error.clone())
+                    .unwrap_or_default(),
+                opt(&r.project),
+                r.jira_calls.to_string(),
+                r.latency_ms.to_string(),
+                r.request_id.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = SHOWN.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&SHOWN.map(str::to_owned));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_times_dates_and_durations() {
+        let now = 1_800_000_000_000;
+        assert_eq!(parse_since("24h", now).expect("duration"), now - 86_400_000);
+        assert_eq!(
+            parse_since("2026-11-28", now).expect("date"),
+            parse_since("2026-11-28T00:00:00Z", now).expect("time")
+        );
+        assert!(parse_since("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn csv_quotes_and_table_aligns() {
+        let record = AuditRecord {
+            at: "2026-11-28T00:00:00.000Z".into(),
+            caller: Some("a@b.c".into()),
+            summary: Some("Jammed, \"badly\"".into()),
+            outcome: "created".into(),
+            status: 200,
+            issue_key: Some("DEMO-1".into()),
+            ..AuditRecord::default()
+        };
+        let csv = csv(std::slice::from_ref(&record));
+        assert!(csv.starts_with("at,request_id,caller"));
+        assert!(csv.contains("\"Jammed, \"\"badly\"\"\""));
+        let table = table(&[record]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].find("caller"), lines[1].find("a@b.c"));
+    }
+}
