@@ -1,0 +1,362 @@
+//! `--faults`: what the simulator injects during the run, and the
+//! invariants checked afterwards against the simulator's own record.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use jira_sim::{CredentialKind, Endpoint, Fault, FaultKind, Sim, demo};
+use serde_json::Value;
+
+use crate::load::{Load, Outcome};
+use crate::simserve::MARKER;
+
+/// The server's Jira timeout under `--faults`: short, so "slower than the
+/// timeout" costs little.
+pub const JIRA_TIMEOUT_MS: u64 = 1000;
+
+/// Every error code the README documents, with its status.
+const DOCUMENTED: &[(&str, u16)] = &[
+    ("missing_user_email", 400),
+    ("invalid_user_email", 400),
+    ("invalid_content_type", 400),
+    ("empty_body", 400),
+    ("invalid_json", 400),
+    ("unknown_field", 400),
+    ("missing_field", 400),
+    ("invalid_field", 400),
+    ("project_not_found", 400),
+    ("issuetype_not_found", 400),
+    ("component_not_found", 400),
+    ("reporter_not_found", 400),
+    ("assignee_not_found", 400),
+    ("invalid_fields", 400),
+    ("jira_rejected", 400),
+    ("invalid_signature", 401),
+    ("missing_credentials", 401),
+    ("jira_unauthorized", 401),
+    ("caller_not_allowed", 403),
+    ("project_not_allowed", 403),
+    ("reporter_not_settable", 403),
+    ("jira_forbidden", 403),
+    ("not_found", 404),
+    ("method_not_allowed", 405),
+    ("reporter_ambiguous", 409),
+    ("assignee_ambiguous", 409),
+    ("payload_too_large", 413),
+    ("headers_too_large", 431),
+    ("jira_rate_limited", 429),
+    ("jira_error", 502),
+    ("jira_unavailable", 502),
+    ("jira_misconfigured", 502),
+    ("overloaded", 503),
+    ("jira_timeout", 504),
+    ("timeout", 504),
+    ("internal", 500),
+];
+
+/// Injects one fault family per second, round robin, until `duration` is
+/// nearly over: 429 storms with `Retry-After`, 5xx bursts, creates slower
+/// than the server's Jira timeout, creates applied whose connection then
+/// drops, and the API token revoked for a moment.
+pub async fn inject(sim: Sim, duration: Duration) {
+    let start = Instant::now();
+    let step = Duration::from_secs(1);
+    let token = CredentialKind::Basic {
+        email: demo::ADMIN_EMAIL.to_owned(),
+        token: demo::ADMIN_TOKEN.to_owned(),
+    };
+    let mut round = 0u32;
+    // The last two seconds run clean, so retries in flight can finish.
+    while start.elapsed() + 2 * step < duration {
+        match round % 5 {
+            0 => sim.push_fault(
+                Fault::once(Endpoint::CreateIssue, FaultKind::rate_limited(1)).times(20),
+            ),
+            1 => {
+                sim.push_fault(Fault::any(FaultKind::status(500)).times(3));
+                sim.push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::status(502)).times(3));
+                sim.push_fault(Fault::once(Endpoint::UserSearch, FaultKind::status(503)).times(3));
+            }
+            2 => sim.push_fault(
+                Fault::once(
+                    Endpoint::CreateIssue,
+                    FaultKind::Delay(Duration::from_millis(JIRA_TIMEOUT_MS + 500)),
+                )
+                .times(3),
+            ),
+            3 => sim
+                .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop).times(3)),
+            _ => {
+                // A token expiring mid-run: API tokens have no refresh, so
+                // the affected requests must get 401 jira_unauthorized.
+                // (The OAuth refresh case waits for an OAuth mode.)
+                sim.remove_credential(&token);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                sim.set_credentials(demo::credentials());
+            }
+        }
+        round += 1;
+        tokio::time::sleep(step).await;
+    }
+    sim.clear_faults();
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+    Info,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+            Status::Info => "INFO",
+        }
+    }
+}
+
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+fn check(name: &'static str, failures: &[String], ok: String) -> Check {
+    if failures.is_empty() {
+        Check {
+            name,
+            status: Status::Pass,
+            detail: ok,
+        }
+    } else {
+        let mut detail = format!("{} violations, e.g. ", failures.len());
+        detail.push_str(
+            &failures
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        Check {
+            name,
+            status: Status::Fail,
+            detail,
+        }
+    }
+}
+
+/// Where the audit trail can be read.
+pub struct Audit<'a> {
+    pub binary: &'a Path,
+    pub config: &'a Path,
+    pub enabled: bool,
+}
+
+fn marker_of(summary: &str) -> Option<u64> {
+    let at = summary.find(MARKER)? + MARKER.len();
+    let digits: String = summary[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// The invariants, over every request of the run (warm-up included).
+pub async fn check_all(
+    sim: &Sim,
+    load: &Load,
+    outcomes: &[Outcome],
+    audit: Audit<'_>,
+) -> Vec<Check> {
+    let issues = sim.issues();
+    let by_seq: HashMap<u64, &Outcome> = outcomes.iter().map(|o| (o.seq, o)).collect();
+    let mut checks = Vec::new();
+
+    // No duplicate issue: each request has its own summary.
+    let mut per_seq: HashMap<u64, Vec<&str>> = HashMap::new();
+    let mut unmarked = Vec::new();
+    for i in &issues {
+        match marker_of(&i.summary) {
+            Some(seq) => per_seq.entry(seq).or_default().push(&i.key),
+            None => unmarked.push(format!("{} has no bench marker", i.key)),
+        }
+    }
+    let mut dups: Vec<String> = per_seq
+        .iter()
+        .filter(|(_, keys)| keys.len() > 1)
+        .map(|(seq, keys)| format!("request {seq} → {}", keys.join(", ")))
+        .collect();
+    dups.extend(unmarked);
+    checks.push(check(
+        "no duplicate issue",
+        &dups,
+        format!(
+            "{} issues for {} distinct requests",
+            issues.len(),
+            per_seq.len()
+        ),
+    ));
+
+    // Every issue has the requested reporter.
+    let mut wrong = Vec::new();
+    for i in &issues {
+        let Some(seq) = marker_of(&i.summary) else {
+            continue;
+        };
+        match by_seq.get(&seq) {
+            Some(o) => {
+                let want = &load.callers[o.caller].account_id;
+                if i.reporter.as_deref() != Some(want.as_str()) {
+                    wrong.push(format!(
+                        "{}: reporter {:?}, wanted {want}",
+                        i.key, i.reporter
+                    ));
+                }
+            }
+            None => wrong.push(format!("{}: request {seq} unknown to the harness", i.key)),
+        }
+    }
+    checks.push(check(
+        "every issue has the requested reporter",
+        &wrong,
+        format!("{} issues checked", issues.len()),
+    ));
+
+    // Every success is real: its key is an issue of that request.
+    let mut phantom = Vec::new();
+    for o in outcomes.iter().filter(|o| o.status == 200) {
+        let real = o
+            .key
+            .as_deref()
+            .and_then(|k| sim.issue(k))
+            .is_some_and(|i| marker_of(&i.summary) == Some(o.seq));
+        if !real {
+            phantom.push(format!("request {} answered 200 with {:?}", o.seq, o.key));
+        }
+    }
+    let successes = outcomes.iter().filter(|o| o.status == 200).count();
+    checks.push(check(
+        "every 200 names the request's issue",
+        &phantom,
+        format!("{successes} successes"),
+    ));
+
+    // Every failure has a documented code with its documented status.
+    let mut undocumented = Vec::new();
+    let mut failures = 0;
+    for o in outcomes.iter().filter(|o| o.status != 200) {
+        failures += 1;
+        let documented = o
+            .code
+            .as_deref()
+            .and_then(|c| DOCUMENTED.iter().find(|(d, _)| *d == c))
+            .is_some_and(|(_, status)| *status == o.status);
+        if !documented {
+            undocumented.push(match o.status {
+                0 => format!("request {}: no answer", o.seq),
+                s => format!("request {}: {s} {:?}", o.seq, o.code),
+            });
+        }
+    }
+    checks.push(check(
+        "every failed request got a documented error code",
+        &undocumented,
+        format!("{failures} failures, all documented"),
+    ));
+
+    // Issues whose request was answered with an error (an applied create
+    // whose answer was lost and not recovered): not an invariant, a figure.
+    let orphans = per_seq
+        .keys()
+        .filter(|seq| by_seq.get(seq).is_some_and(|o| o.status != 200))
+        .count();
+    checks.push(Check {
+        name: "issues created for requests answered with an error",
+        status: Status::Info,
+        detail: orphans.to_string(),
+    });
+
+    checks.push(audit_check(outcomes, audit).await);
+    checks
+}
+
+/// Exactly one audit record per request, from `jira-action audit`.
+async fn audit_check(outcomes: &[Outcome], audit: Audit<'_>) -> Check {
+    let name = "every request has exactly one audit record";
+    let skip = |why: &str| Check {
+        name,
+        status: Status::Skip,
+        detail: why.to_owned(),
+    };
+    if !audit.enabled {
+        return skip("this server build has no store/audit trail yet");
+    }
+    let has_command = tokio::process::Command::new(audit.binary)
+        .args(["audit", "--help"])
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success());
+    if !has_command {
+        return skip("this server build has no `jira-action audit` command yet");
+    }
+    // Records may be written just after the answer.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = match tokio::process::Command::new(audit.binary)
+        .arg("audit")
+        .args(["--format", "json", "--config"])
+        .arg(audit.config)
+        .output()
+        .await
+    {
+        Ok(o) if o.status.success() => o.stdout,
+        Ok(o) => {
+            return Check {
+                name,
+                status: Status::Fail,
+                detail: format!(
+                    "`jira-action audit` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            };
+        }
+        Err(e) => return skip(&format!("cannot run `jira-action audit`: {e}")),
+    };
+    // A JSON array, or one JSON object per line.
+    let text = String::from_utf8_lossy(&out);
+    let records: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(a)) => a,
+        _ => text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+    };
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for r in &records {
+        let id = r
+            .get("request_id")
+            .or_else(|| r.get("requestId"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        *counts.entry(id.to_owned()).or_default() += 1;
+    }
+    let bad: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            let id = format!("bench-{}", o.seq);
+            let n = counts.get(&id).copied().unwrap_or(0);
+            (n != 1).then(|| format!("{id}: {n} records"))
+        })
+        .collect();
+    check(
+        name,
+        &bad,
+        format!("{} requests, {} records", outcomes.len(), records.len()),
+    )
+}

@@ -1,0 +1,278 @@
+//! The load generator: signed `POST /create_issue` calls from a pool of
+//! callers, closed loop (fixed concurrency) or open loop (fixed rate).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::simserve::MARKER;
+use crate::{Caller, Opts};
+
+/// What one request got.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub seq: u64,
+    /// Index into [`Load::callers`].
+    pub caller: usize,
+    /// The caller's first request.
+    pub cold: bool,
+    /// From the (scheduled) start to the whole answer read.
+    pub micros: u64,
+    /// 0: no HTTP answer at all.
+    pub status: u16,
+    /// The `error` of a failure.
+    pub code: Option<String>,
+    /// The issue key of a success.
+    pub key: Option<String>,
+}
+
+pub struct Load {
+    client: reqwest::Client,
+    url: String,
+    signer: glean_sim::TestSigner,
+    /// The signature in use, re-signed well before it expires (tokens live
+    /// 60 s; signing costs far more than a request, so not per request).
+    token: RwLock<(HeaderValue, Instant)>,
+    pub callers: Vec<Caller>,
+    /// The first `warm` callers are the warm pool; the rest are used once
+    /// each, as cold callers.
+    warm: usize,
+    next_cold: AtomicUsize,
+    seq: AtomicU64,
+    /// The description as a JSON string literal, quotes included.
+    description: String,
+    outcomes: Mutex<Vec<Outcome>>,
+}
+
+const RESIGN_AFTER: Duration = Duration::from_secs(30);
+
+impl Load {
+    pub fn new(
+        server: &str,
+        signer: glean_sim::TestSigner,
+        callers: Vec<Caller>,
+        warm: usize,
+        markdown_bytes: usize,
+    ) -> anyhow::Result<Load> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(4096)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let token = HeaderValue::from_str(&signer.token())?;
+        Ok(Load {
+            client,
+            url: format!("{server}/create_issue"),
+            signer,
+            token: RwLock::new((token, Instant::now())),
+            callers,
+            warm,
+            next_cold: AtomicUsize::new(warm),
+            seq: AtomicU64::new(1),
+            description: serde_json::to_string(&markdown(markdown_bytes))?,
+            outcomes: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn token(&self) -> HeaderValue {
+        {
+            let t = self.token.read().unwrap_or_else(PoisonError::into_inner);
+            if t.1.elapsed() < RESIGN_AFTER {
+                return t.0.clone();
+            }
+        }
+        let mut t = self.token.write().unwrap_or_else(PoisonError::into_inner);
+        if t.1.elapsed() >= RESIGN_AFTER
+            && let Ok(v) = HeaderValue::from_str(&self.signer.token())
+        {
+            *t = (v, Instant::now());
+        }
+        t.0.clone()
+    }
+
+    /// The caller of the next request: a fresh one with probability
+    /// `cold_share` (while the pool lasts), else a warm one.
+    fn pick(&self, rng: &mut Rng, cold_share: f64) -> (usize, bool) {
+        if cold_share > 0.0 && rng.unit() < cold_share {
+            let i = self.next_cold.fetch_add(1, Ordering::Relaxed);
+            if i < self.callers.len() {
+                return (i, true);
+            }
+        }
+        (rng.below(self.warm), false)
+    }
+
+    /// Whether the cold pool ran out (later "cold" picks were warm).
+    pub fn cold_pool_exhausted(&self) -> bool {
+        self.next_cold.load(Ordering::Relaxed) >= self.callers.len()
+    }
+
+    /// One request; records and returns its outcome.
+    async fn one(&self, caller: usize, cold: bool, start: Instant) -> Outcome {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let body = format!(
+            r#"{{"pid":"DEMO","issuetype":"Task","summary":"{MARKER}{seq} load test","priority":3,"description":{}}}"#,
+            self.description
+        );
+        let sent = self
+            .client
+            .post(&self.url)
+            .header("glean-tools-signature", self.token())
+            .header("glean-user-email", &self.callers[caller].email)
+            .header("x-request-id", format!("bench-{seq}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let (status, code, key) = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let json: Value = response.json().await.unwrap_or(Value::Null);
+                let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
+                (status, text("error"), text("key"))
+            }
+            Err(_) => (0, None, None),
+        };
+        let outcome = Outcome {
+            seq,
+            caller,
+            cold,
+            micros: u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+            status,
+            code,
+            key,
+        };
+        self.outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(outcome.clone());
+        outcome
+    }
+
+    /// Every warm caller's first request (cold, not measured).
+    pub async fn warm_up(self: &Arc<Self>, concurrency: usize) {
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency.max(1) {
+            let load = self.clone();
+            let next = next.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= load.warm {
+                        break;
+                    }
+                    load.one(i, true, Instant::now()).await;
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs the load for `duration`: `opts.rate` requests a second if set
+    /// (at most `opts.concurrency` in flight), else `opts.concurrency`
+    /// callers back to back.
+    pub async fn run(self: &Arc<Self>, opts: &Opts, duration: Duration, started: Option<Instant>) {
+        let started = started.unwrap_or_else(Instant::now);
+        let deadline = started + duration;
+        let cold_share = opts.cold_share;
+        match opts.rate {
+            Some(rate) => {
+                let limit = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+                let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+                let mut rng = Rng::new(0x5eed);
+                let mut n: u32 = 0;
+                let mut tasks = tokio::task::JoinSet::new();
+                loop {
+                    // Scheduled, not actual, start: a slow answer cannot
+                    // delay the next request's clock (no coordinated
+                    // omission).
+                    let at = started + period * n;
+                    if at >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(at.into()).await;
+                    n += 1;
+                    let (caller, cold) = self.pick(&mut rng, cold_share);
+                    let load = self.clone();
+                    let limit = limit.clone();
+                    tasks.spawn(async move {
+                        let _permit = limit.acquire_owned().await;
+                        load.one(caller, cold, at).await;
+                    });
+                    while tasks.try_join_next().is_some() {}
+                }
+                while tasks.join_next().await.is_some() {}
+            }
+            None => {
+                let mut tasks = Vec::new();
+                for w in 0..opts.concurrency.max(1) {
+                    let load = self.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let mut rng = Rng::new(w as u64 + 1);
+                        while Instant::now() < deadline {
+                            let (caller, cold) = load.pick(&mut rng, cold_share);
+                            load.one(caller, cold, Instant::now()).await;
+                        }
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            }
+        }
+    }
+
+    /// The outcomes so far; starts a new record.
+    pub fn take_outcomes(&self) -> Vec<Outcome> {
+        std::mem::take(&mut *self.outcomes.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// A small xorshift generator: the mix needs no quality, only speed and
+/// reproducibility.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A Markdown description of about `bytes` bytes, with the constructs the
+/// converter handles (headings, emphasis, lists, code, links).
+pub fn markdown(bytes: usize) -> String {
+    const BLOCK: &str = "## Steps\n\n1. Open the **checkout** page\n2. Pay with a *German* card\n\n- [ ] fix validation\n- [x] reproduce\n\n`POST /pay` answers 500; see [logs](https://logs.example.com/q?id=42).\n\n```json\n{\"error\": \"iban\"}\n```\n\n";
+    let mut out = String::with_capacity(bytes + BLOCK.len());
+    while out.len() + BLOCK.len() <= bytes {
+        out.push_str(BLOCK);
+    }
+    while out.len() < bytes {
+        out.push_str("More detail. ");
+    }
+    out.truncate(bytes.max(1));
+    out
+}
