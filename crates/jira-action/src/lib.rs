@@ -12,6 +12,7 @@ pub mod glean;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod oauth;
 pub mod resolve;
 pub mod sandbox;
 pub mod store;

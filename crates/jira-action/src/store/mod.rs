@@ -40,6 +40,7 @@ pub enum StoreError {
 /// change is a new file and a new entry here.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/0001_store.sql")),
+    (2, "oauth", include_str!("../../migrations/0002_oauth.sql")),
 ];
 
 /// A pool of connections to the configured database.
@@ -60,6 +61,8 @@ macro_rules! on_pool {
     };
 }
 
+mod oauth;
+pub use oauth::{OAuthRow, STATUS_OK, STATUS_RECONSENT};
 
 /// What a request learns when it tries to claim its identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
