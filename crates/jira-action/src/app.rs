@@ -17,6 +17,8 @@ use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi, yaml};
 use crate::health::Readiness;
 use crate::metrics::Metrics;
+use crate::oauth::TokenManager;
+use crate::oauth::crypto::TokenCipher;
 use crate::resolve::Resolver;
 use crate::store::Store;
 
@@ -39,13 +41,20 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/readyz`'s checks, Jira's cached.
     pub readiness: Readiness,
+    /// `oauth` mode: the connection whose access token every call uses.
+    pub tokens: Option<Arc<TokenManager>>,
 }
 
 impl AppState {
-    pub fn new(config: Config, public_url: &str, store: Store) -> anyhow::Result<AppState> {
+    pub fn new(
+        config: Config,
+        public_url: &str,
+        store: Store,
+        tokens: Option<Arc<TokenManager>>,
+    ) -> anyhow::Result<AppState> {
         let metrics = Arc::new(Metrics::default());
         let observer = jira::Observer(Arc::clone(&metrics) as Arc<dyn jira::CallObserver>);
-        let jira = jira_client_observed(&config, Some(observer))?;
+        let jira = jira_client_observed(&config, Some(observer), tokens.as_deref())?;
         let readiness = Readiness::default();
         // A write that changes nothing live (expired rows only), so a
         // read-only or unreachable database makes the server unready.
@@ -74,6 +83,7 @@ impl AppState {
             store,
             metrics,
             readiness,
+            tokens,
         })
     }
 }
@@ -103,19 +113,39 @@ pub(crate) fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verif
 }
 
 /// The Jira client for the configured URL form and credentials.
-pub fn jira_client(config: &Config) -> anyhow::Result<JiraClient> {
-    jira_client_observed(config, None)
+/// In `oauth` mode, `tokens` is the stored connection: it names the site
+/// and cloud id, and each call is given its current access token.
+pub fn jira_client(config: &Config, tokens: Option<&TokenManager>) -> anyhow::Result<JiraClient> {
+    jira_client_observed(config, None, tokens)
 }
 
 /// [`jira_client`], reporting every call to `observer` (metrics).
 pub fn jira_client_observed(
     config: &Config,
     observer: Option<jira::Observer>,
+    tokens: Option<&TokenManager>,
 ) -> anyhow::Result<JiraClient> {
     let jira = &config.jira;
-    let url = jira.url.clone().context("jira.url is not set")?;
-    let mut client_config = ClientConfig::new(api_base(&url, jira.discover_cloud_id)?);
-    client_config.site_url = jira.site_url.clone();
+    let mut client_config = match (jira.auth, tokens) {
+        (AuthMode::Oauth, Some(tokens)) => {
+            let mut client_config = ClientConfig::new(ApiBase::Gateway {
+                api_url: config.oauth.api_url.clone(),
+                cloud_id: tokens.cloud_id.clone(),
+            });
+            client_config.site_url = Some(
+                Url::parse(&tokens.site_url)
+                    .with_context(|| format!("the stored site URL {}", tokens.site_url))?,
+            );
+            client_config
+        }
+        (AuthMode::Oauth, None) => anyhow::bail!("auth = oauth without an OAuth connection"),
+        _ => {
+            let url = jira.url.clone().context("jira.url is not set")?;
+            let mut client_config = ClientConfig::new(api_base(&url, jira.discover_cloud_id)?);
+            client_config.site_url = jira.site_url.clone();
+            client_config
+        }
+    };
     client_config.connect_timeout = Duration::from_millis(jira.connect_timeout_ms);
     client_config.request_timeout = Duration::from_millis(jira.request_timeout_ms);
     client_config.retry = RetryPolicy {
@@ -125,7 +155,8 @@ pub fn jira_client_observed(
     client_config.max_requests_per_second = jira.max_requests_per_second;
     client_config.observer = observer;
     let auth = match jira.auth {
-        AuthMode::Passthrough => Auth::None,
+        // The token is set per call (see `TokenManager::access_token`).
+        AuthMode::Passthrough | AuthMode::Oauth => Auth::None,
         AuthMode::ApiToken => Auth::Basic {
             email: jira.email.clone().context("jira.email is not set")?,
             token: jira
@@ -221,7 +252,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
         Duration::from_secs(config.audit.purge_interval_secs.max(1)),
     ));
-    let state = Arc::new(AppState::new(config, &public_url, store)?);
+    let tokens = match config.jira.auth {
+        AuthMode::Oauth => Some(Arc::new(open_oauth(&config, &store).await?)),
+        _ => None,
+    };
+    let state = Arc::new(AppState::new(config, &public_url, store, tokens)?);
     let router = crate::http::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -237,6 +272,33 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         stop: Some(stop),
         task,
         retention,
+    })
+}
+
+/// The OAuth connection `jira-action oauth login` stored; without one the
+/// server does not start, since it could create nothing.
+pub async fn open_oauth(config: &Config, store: &Store) -> anyhow::Result<TokenManager> {
+    let app = config.oauth.app()?;
+    let cipher = token_cipher(config)?;
+    let margin = Duration::from_secs(config.oauth.refresh_margin_secs);
+    let tokens = TokenManager::open(app, store.clone(), cipher, margin)
+        .await
+        .context("auth = oauth")?;
+    if tokens.reconsent_needed() {
+        tracing::error!(
+            "the stored OAuth connection needs consent again: an admin must run `jira-action oauth login`"
+        );
+    }
+    tracing::info!(site = %tokens.site_url, "OAuth connection loaded");
+    Ok(tokens)
+}
+
+/// The key sealing stored OAuth tokens: `oauth.token_key`, or the
+/// environment variable `JIRA_ACTION_TOKEN_KEY`.
+pub fn token_cipher(config: &Config) -> anyhow::Result<TokenCipher> {
+    Ok(match &config.oauth.token_key {
+        Some(key) => TokenCipher::from_base64(key)?,
+        None => TokenCipher::from_env()?,
     })
 }
 

@@ -44,12 +44,37 @@ enum Command {
     Audit(Box<crate::store::cli::AuditArgs>),
     /// Write a consistent copy of an SQLite store, also while it is in use.
     Backup(Box<crate::store::cli::BackupArgs>),
+    /// The server's own OAuth 2.0 (3LO) connection to Jira (`auth = oauth`).
+    #[command(subcommand)]
+    Oauth(OAuthCommand),
     /// Print the (legacy) Glean tool manifest.
     Manifest {
         #[arg(long)]
         url: Url,
         #[arg(long, value_enum, default_value = "passthrough")]
         auth: AuthMode,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OAuthCommand {
+    /// Connect: prints the consent URL, receives the redirect on the app's
+    /// loopback redirect URI, picks the site and stores the sealed tokens.
+    Login {
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+        /// The site to connect (https://<site>.atlassian.net or its cloud
+        /// id) when the account reaches several; otherwise asked.
+        #[arg(long)]
+        site: Option<String>,
+        /// How long to wait for the consent, in seconds.
+        #[arg(long, default_value_t = 300)]
+        wait_secs: u64,
+    },
+    /// Print the stored connection: site, scopes, expiry, last refresh.
+    Status {
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
     },
 }
 
@@ -109,6 +134,12 @@ struct ServeArgs {
     /// The store: postgres://…, sqlite://PATH or a file path.
     #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
     store_url: Option<String>,
+    /// oauth mode: the OAuth app's client id.
+    #[arg(long, env = "JIRA_ACTION_OAUTH_CLIENT_ID")]
+    oauth_client_id: Option<String>,
+    /// oauth mode: the OAuth app's secret (prefer the environment variable).
+    #[arg(long, env = "JIRA_ACTION_OAUTH_CLIENT_SECRET", hide_env_values = true)]
+    oauth_client_secret: Option<String>,
 }
 
 impl ServeArgs {
@@ -150,6 +181,12 @@ impl ServeArgs {
         if let Some(url) = &self.store_url {
             config.store.url = url.clone();
         }
+        if let Some(id) = &self.oauth_client_id {
+            config.oauth.client_id = Some(id.clone());
+        }
+        if let Some(secret) = &self.oauth_client_secret {
+            config.oauth.client_secret = Some(SecretString::from(secret.clone()));
+        }
         Ok(config)
     }
 }
@@ -187,6 +224,10 @@ pub fn main() -> anyhow::Result<()> {
         }
         Command::Audit(args) => store_runtime()?.block_on(crate::store::cli::audit(*args)),
         Command::Backup(args) => store_runtime()?.block_on(crate::store::cli::backup(*args)),
+        Command::Oauth(command) => {
+            init_logging();
+            store_runtime()?.block_on(oauth(command))
+        }
         Command::Manifest { url, auth } => {
             let document = manifest::document(url.as_str(), auth);
             println!("{}", serde_json::to_string_pretty(&document)?);
@@ -230,6 +271,108 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     server.wait().await
+}
+
+async fn oauth(command: OAuthCommand) -> anyhow::Result<()> {
+    match command {
+        OAuthCommand::Login {
+            serve,
+            site,
+            wait_secs,
+        } => {
+            let config = serve.config()?;
+            let app = config.oauth.app()?;
+            let cipher = crate::app::token_cipher(&config)?;
+            let store = crate::store::Store::open(&config.store.url, 1).await?;
+            let chosen = crate::oauth::login::login(
+                &app,
+                &config.oauth.api_url,
+                &store,
+                &cipher,
+                site.as_deref(),
+                &TerminalPrompt,
+                std::time::Duration::from_secs(wait_secs),
+            )
+            .await;
+            store.close().await;
+            let chosen = chosen?;
+            println!("Connected to {} (cloud id {}).", chosen.url, chosen.id);
+            println!("Servers with auth = \"oauth\" and this store now use it.");
+            Ok(())
+        }
+        OAuthCommand::Status { serve } => {
+            let config = serve.config()?;
+            let store = crate::store::Store::open(&config.store.url, 1).await?;
+            let row = store.oauth_get().await;
+            store.close().await;
+            let Some(row) = row? else {
+                println!("Not connected: run `jira-action oauth login`.");
+                std::process::exit(1);
+            };
+            // Whether this machine's key opens the stored tokens.
+            let key = match crate::app::token_cipher(&config) {
+                Ok(cipher) => match cipher.open(&row.access_token) {
+                    Ok(_) => "opens the stored tokens".to_owned(),
+                    Err(err) => format!("does NOT open the stored tokens ({err})"),
+                },
+                Err(err) => format!("not available ({err})"),
+            };
+            let now = crate::store::now_ms();
+            let expiry = if row.expires_at_ms > now {
+                format!("in {} s", (row.expires_at_ms - now) / 1000)
+            } else {
+                format!(
+                    "{} s ago (refreshed on the next request)",
+                    (now - row.expires_at_ms) / 1000
+                )
+            };
+            print!(
+                "site          {}\ncloud id      {}\nscopes        {}\nstatus        {}\naccess token  expires {} ({})\nlast refresh  {}\nrefresh token {}\ntoken key     {}\n",
+                row.site_url,
+                row.cloud_id,
+                row.scopes,
+                row.status,
+                crate::store::rfc3339(row.expires_at_ms),
+                expiry,
+                crate::store::rfc3339(row.refreshed_at_ms),
+                if row.refresh_token.is_some() {
+                    "stored"
+                } else {
+                    "none (offline_access missing: the connection ends when the access token expires)"
+                },
+                key,
+            );
+            if row.status != crate::store::STATUS_OK {
+                println!("Re-consent needed: run `jira-action oauth login`.");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `oauth login` on a terminal: prints the URL, asks which site.
+struct TerminalPrompt;
+
+impl crate::oauth::login::Prompt for TerminalPrompt {
+    fn open(&self, url: &Url) {
+        println!("Open this URL in a browser and grant access:\n\n  {url}\n");
+        println!("Waiting for the redirect to the app's redirect URI...");
+    }
+
+    fn choose(&self, sites: &[jira::AccessibleResource]) -> Option<usize> {
+        println!("The account reaches several Jira sites:");
+        for (n, site) in sites.iter().enumerate() {
+            println!("  {}. {} ({})", n + 1, site.url, site.name);
+        }
+        print!("Which one (1-{})? ", sites.len());
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        let n: usize = answer.trim().parse().ok()?;
+        (1..=sites.len()).contains(&n).then(|| n - 1)
+    }
 }
 
 /// Prints the table; true when a check failed.

@@ -21,6 +21,10 @@ pub enum AuthMode {
     /// Use the server's own `email:api_token` (HTTP Basic); the caller's
     /// header is not forwarded.
     ApiToken,
+    /// The server holds an admin's Atlassian OAuth 2.0 (3LO) connection,
+    /// made once with `jira-action oauth login`, and refreshes it itself;
+    /// calls go through the gateway `api.atlassian.com/ex/jira/<cloudId>`.
+    Oauth,
 }
 
 /// How the `description` field is read.
@@ -53,6 +57,74 @@ pub struct Config {
     pub projects: BTreeMap<String, ProjectSettings>,
     pub store: StoreConfig,
     pub audit: AuditConfig,
+    /// `auth = "oauth"`: the admin's OAuth app.
+    pub oauth: OAuthConfig,
+}
+
+/// The Atlassian OAuth 2.0 (3LO) app the server uses in `oauth` mode, as
+/// registered in the developer console.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    pub client_id: Option<String>,
+    /// Prefer the environment variable `JIRA_ACTION_OAUTH_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// Where `/authorize` and `/oauth/token` are.
+    pub auth_url: Url,
+    /// The API gateway (`/ex/jira/<cloudId>`, `accessible-resources`).
+    pub api_url: Url,
+    /// The app's callback URL; `oauth login` listens on it, so it must be
+    /// a loopback address (`http://127.0.0.1:PORT/...`).
+    pub redirect_uri: Url,
+    pub scopes: Vec<String>,
+    /// Refresh the access token this long before it expires.
+    pub refresh_margin_secs: u64,
+    /// The base64 AES-256 key that seals the stored tokens. Prefer the
+    /// environment variable `JIRA_ACTION_TOKEN_KEY`; every process sharing
+    /// the store needs the same key.
+    pub token_key: Option<SecretString>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        let url = |s: &str| Url::parse(s).unwrap_or_else(|_| unreachable!("a valid constant"));
+        OAuthConfig {
+            client_id: None,
+            client_secret: None,
+            auth_url: url("https://auth.atlassian.com"),
+            api_url: url("https://api.atlassian.com"),
+            redirect_uri: url("http://127.0.0.1:8765/oauth/callback"),
+            // What create needs, plus offline_access for refresh tokens.
+            scopes: [
+                "read:jira-work",
+                "write:jira-work",
+                "read:jira-user",
+                "offline_access",
+            ]
+            .map(String::from)
+            .to_vec(),
+            refresh_margin_secs: 300,
+            token_key: None,
+        }
+    }
+}
+
+impl OAuthConfig {
+    /// The app, once `client_id` and `client_secret` are set.
+    pub fn app(&self) -> Result<jira::OAuthApp, ConfigError> {
+        let (Some(client_id), Some(client_secret)) = (&self.client_id, &self.client_secret) else {
+            return Err(ConfigError::Invalid(
+                "auth = oauth needs oauth.client_id and oauth.client_secret (JIRA_ACTION_OAUTH_CLIENT_SECRET)".into(),
+            ));
+        };
+        Ok(jira::OAuthApp {
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            auth_url: self.auth_url.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            scopes: self.scopes.clone(),
+        })
+    }
 }
 
 /// Where idempotency claims and the audit trail are kept, and how repeats
@@ -253,6 +325,7 @@ impl Default for Config {
             projects: BTreeMap::new(),
             store: StoreConfig::default(),
             audit: AuditConfig::default(),
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -332,7 +405,10 @@ impl Config {
     /// Checks what serde cannot: combinations of settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let jira = &self.jira;
-        if jira.url.is_none() {
+        if jira.auth == AuthMode::Oauth {
+            // The site and cloud id come from the stored connection.
+            self.oauth.app()?;
+        } else if jira.url.is_none() {
             return Err(ConfigError::Invalid(
                 "jira.url (--jira-url) is required outside the sandbox".into(),
             ));

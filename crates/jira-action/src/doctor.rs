@@ -76,8 +76,27 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
         return out;
     }
     out.push(finding("configuration", Status::Pass, "valid"));
-    match crate::app::jira_client(config) {
-        Ok(client) => jira_checks(config, options, client, &mut out).await,
+    let oauth = if config.jira.auth == AuthMode::Oauth {
+        let (found, connection) = oauth_connection(config).await;
+        out.push(found);
+        let Some(connection) = connection else {
+            out.push(glean_key(config).await);
+            out.push(store(config).await);
+            return out;
+        };
+        Some(connection)
+    } else {
+        None
+    };
+    let client = crate::app::jira_client(config, oauth.as_ref().map(|(tokens, _)| tokens));
+    match client {
+        Ok(client) => {
+            let client = match oauth {
+                Some((_, token)) => client.with_auth(Auth::Bearer(token)),
+                None => client,
+            };
+            jira_checks(config, options, client, &mut out).await
+        }
         Err(err) => out.push(finding(
             "jira client",
             Status::Fail,
@@ -96,7 +115,7 @@ async fn jira_checks(
     out: &mut Vec<Finding>,
 ) {
     let client = match (config.jira.auth, &options.authorization) {
-        (AuthMode::ApiToken, _) => client,
+        (AuthMode::ApiToken | AuthMode::Oauth, _) => client,
         (AuthMode::Passthrough, Some(header)) => client.with_auth(Auth::Header(header.clone())),
         (AuthMode::Passthrough, None) => {
             out.push(reachable(&client).await);
@@ -194,14 +213,15 @@ async fn token(client: &JiraClient) -> Finding {
 
 /// OAuth tokens carry scopes; an API token has the account's rights.
 async fn scopes(config: &Config, client: &JiraClient, options: &Options) -> Finding {
-    let bearer = config.jira.auth == AuthMode::Passthrough
-        && options.authorization.as_ref().is_some_and(|h| {
-            use secrecy::ExposeSecret;
-            h.expose_secret()
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("bearer ")
-        });
+    let bearer = config.jira.auth == AuthMode::Oauth
+        || config.jira.auth == AuthMode::Passthrough
+            && options.authorization.as_ref().is_some_and(|h| {
+                use secrecy::ExposeSecret;
+                h.expose_secret()
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("bearer ")
+            });
     if !bearer {
         return finding(
             "scopes",
@@ -499,6 +519,52 @@ async fn glean_key(config: &Config) -> Finding {
             format!(
                 "{err}. Fix: check glean.url (https://<instance>-be.glean.com) and that this host can reach it"
             ),
+        ),
+    }
+}
+
+/// `oauth` mode: the stored connection, and a valid access token from it
+/// (refreshed if it was due, exactly as the server would).
+async fn oauth_connection(
+    config: &Config,
+) -> (Finding, Option<(crate::oauth::TokenManager, SecretString)>) {
+    let check = "oauth connection";
+    let store = match crate::store::Store::open(&config.store.url, 1).await {
+        Ok(store) => store,
+        Err(err) => {
+            return (
+                finding(check, Status::Fail, format!("{err}. Fix: check store.url")),
+                None,
+            );
+        }
+    };
+    let tokens = match crate::app::open_oauth(config, &store).await {
+        Ok(tokens) => tokens,
+        Err(err) => {
+            return (
+                finding(
+                    check,
+                    Status::Fail,
+                    format!(
+                        "{err:#}. Fix: set JIRA_ACTION_TOKEN_KEY and the app's credentials, then run `jira-action oauth login`"
+                    ),
+                ),
+                None,
+            );
+        }
+    };
+    match tokens.access_token().await {
+        Ok(token) => {
+            let detail = format!("connected to {}", tokens.site_url);
+            (finding(check, Status::Pass, detail), Some((tokens, token)))
+        }
+        Err(err) => (
+            finding(
+                check,
+                Status::Fail,
+                format!("{err}. Fix: run `jira-action oauth login` (consent again)"),
+            ),
+            None,
         ),
     }
 }

@@ -110,6 +110,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "Seconds until the server's Jira access token expires (OAuth modes only).",
     ),
     (
+        "jira_action_oauth_reconsent_needed",
+        Kind::Gauge,
+        "1 when Atlassian refused the server's refresh token and an admin must run `jira-action oauth login` (oauth mode only).",
+    ),
+    (
         "jira_action_duplicate_requests_total",
         Kind::Counter,
         "Repeated requests answered from the idempotency store instead of creating again.",

@@ -1,17 +1,22 @@
 //! The OAuth 2.0 (3LO) connection the server holds: login, refresh before
 //! expiry (one at a time across tasks and processes), re-consent.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use jira::{AccessibleResource, OAuthApp};
+use jira_action::app::{self, RunningServer};
+use jira_action::config::{AuthMode, Config};
 use jira_action::oauth::crypto::TokenCipher;
 use jira_action::oauth::login::{Prompt, login};
 use jira_action::oauth::{TokenError, TokenManager};
 use jira_action::store::{STATUS_RECONSENT, Store};
 use jira_sim::{OAuthConfig, Sim, SimConfig, SimHandle, demo};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
 use url::Url;
 
 fn cipher() -> TokenCipher {
@@ -241,4 +246,265 @@ async fn a_forged_redirect_is_refused() {
         Err(jira_action::oauth::login::LoginError::StateMismatch)
     ));
     assert!(store.oauth_get().await.expect("read").is_none());
+}
+
+fn key_base64() -> SecretString {
+    SecretString::from(base64::engine::general_purpose::STANDARD.encode([42u8; 32]))
+}
+
+/// The server in `oauth` mode on the connection `login` stored in `dir`.
+fn oauth_config(sim: &SimHandle, dir: &tempfile::TempDir) -> Config {
+    let mut config = common::test_config(sim);
+    config.jira.auth = AuthMode::Oauth;
+    // Nothing but the stored connection says where Jira is.
+    config.jira.url = None;
+    config.jira.email = None;
+    config.jira.api_token = None;
+    config.oauth.client_id = Some(demo::OAUTH_CLIENT_ID.into());
+    config.oauth.client_secret = Some(SecretString::from(demo::OAUTH_CLIENT_SECRET));
+    config.oauth.auth_url = sim.base_url().parse().expect("url");
+    config.oauth.api_url = sim.base_url().parse().expect("url");
+    config.oauth.token_key = Some(key_base64());
+    config.store.url = dir
+        .path()
+        .join("store.db")
+        .to_str()
+        .expect("utf-8")
+        .to_owned();
+    config.validate().expect("valid oauth configuration");
+    config
+}
+
+async fn post(server: &RunningServer, email: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/create_issue", server.addr))
+        .header("Glean-User-Email", email)
+        .json(body)
+        .send()
+        .await
+        .expect("answers");
+    common::json_of(response).await
+}
+
+async fn get(server: &RunningServer, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://{}{path}", server.addr))
+        .await
+        .expect("answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("text"))
+}
+
+fn issue(summary: &str) -> Value {
+    json!({"pid": "DEMO", "issuetype": "Task", "summary": summary})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_files_through_the_gateway_and_refreshes_once_under_load() {
+    let (sim, dir, _store, _) = connected(Duration::from_secs(3)).await;
+    let server = app::start(oauth_config(&sim, &dir))
+        .await
+        .expect("server starts");
+    let (status, first) = post(&server, demo::ALICE_EMAIL, &issue("With the login's token")).await;
+    assert_eq!(status, 200, "{first}");
+    // The browse link is on the site the connection chose, not the gateway.
+    let url = first["resultURL"].as_str().expect("url");
+    assert!(
+        url.starts_with(&format!("{}/browse/", sim.base_url())),
+        "{url}"
+    );
+    assert!(!url.contains("/ex/jira/"), "{url}");
+    let stored = sim
+        .sim
+        .issue(first["key"].as_str().expect("key"))
+        .expect("stored");
+    assert_eq!(stored.reporter.as_deref(), Some(demo::ALICE_ACCOUNT_ID));
+    assert_eq!(
+        stored.creator,
+        demo::ADMIN_ACCOUNT_ID,
+        "the consenting admin's token"
+    );
+    assert_eq!(sim.sim.oauth_refreshes(), 0);
+
+    // Into the refresh margin (a quarter of the 3 s lifetime), then a burst.
+    tokio::time::sleep(Duration::from_millis(2_400)).await;
+    let server = Arc::new(server);
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let server = Arc::clone(&server);
+        tasks.push(tokio::spawn(async move {
+            post(&server, demo::ALICE_EMAIL, &issue(&format!("Burst {n}"))).await
+        }));
+    }
+    for task in tasks {
+        let (status, answer) = task.await.expect("task");
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(
+        sim.sim.oauth_refreshes(),
+        1,
+        "one refresh for the whole burst"
+    );
+    assert_eq!(sim.sim.issues().len(), 41);
+
+    let (status, ready) = get(&server, "/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert!(ready.contains(r#""oauth":"ok""#), "{ready}");
+    let (_, metrics) = get(&server, "/metrics").await;
+    assert!(
+        metrics.contains("jira_action_oauth_reconsent_needed 0"),
+        "{metrics}"
+    );
+    let expiry = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("jira_action_token_expiry_seconds "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("token expiry exported");
+    assert!((0.0..=3.0).contains(&expiry), "{expiry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_connection_refuses_clearly_until_an_admin_consents_again() {
+    let (sim, dir, store, app) = connected(Duration::from_secs(1)).await;
+    let mut row = store.oauth_get().await.expect("read").expect("stored");
+    row.refresh_token = Some(cipher().seal(&SecretString::from("revoked")));
+    store.oauth_put(&row).await.expect("write");
+    let server = app::start(oauth_config(&sim, &dir))
+        .await
+        .expect("server starts");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("Not now")).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("oauth_reconsent_needed")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .expect("message")
+            .contains("oauth login")
+    );
+    assert!(sim.sim.issues().is_empty(), "nothing created");
+    let (status, ready) = get(&server, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(ready.contains("oauth login"), "{ready}");
+    let (_, metrics) = get(&server, "/metrics").await;
+    assert!(
+        metrics.contains("jira_action_oauth_reconsent_needed 1"),
+        "{metrics}"
+    );
+
+    // The admin consents again; the running server picks it up.
+    let api: Url = sim.base_url().parse().expect("url");
+    login(
+        &app,
+        &api,
+        &store,
+        &cipher(),
+        None,
+        &Browser,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("login again");
+    let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("Now")).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, metrics) = get(&server, "/metrics").await;
+    assert!(
+        metrics.contains("jira_action_oauth_reconsent_needed 0"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_connection_the_server_does_not_start() {
+    let sim = sim_with_ttl(Duration::from_secs(3600)).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let err = app::start(oauth_config(&sim, &dir))
+        .await
+        .err()
+        .expect("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains("oauth login"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_oauth_connection() {
+    use jira_action::doctor::{self, Options, Status};
+    let sim = sim_with_ttl(Duration::from_secs(3600)).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = oauth_config(&sim, &dir);
+    let status_of = |findings: &[doctor::Finding], check: &str| {
+        findings
+            .iter()
+            .find(|f| f.check == check)
+            .map(|f| (f.status, f.detail.clone()))
+    };
+    let findings = doctor::run(&config, &Options::default()).await;
+    let (status, detail) = status_of(&findings, "oauth connection").expect("checked");
+    assert_eq!(status, Status::Fail);
+    assert!(detail.contains("oauth login"), "{detail}");
+    assert!(doctor::failed(&findings));
+
+    let store = store(&dir).await;
+    let api: Url = sim.base_url().parse().expect("url");
+    login(
+        &app(&sim),
+        &api,
+        &store,
+        &cipher(),
+        None,
+        &Browser,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("login");
+    let findings = doctor::run(&config, &Options::default()).await;
+    for check in ["oauth connection", "token", "scopes"] {
+        let (status, detail) = status_of(&findings, check).expect("checked");
+        assert_eq!(status, Status::Pass, "{check}: {detail}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_status_prints_the_connection_and_never_a_token() {
+    let (sim, dir, store, _) = connected(Duration::from_secs(3600)).await;
+    let store_path = dir.path().join("store.db");
+    let status = |key: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_jira-action"));
+        command
+            .args(["oauth", "status", "--store-url"])
+            .arg(&store_path)
+            .env_remove("JIRA_ACTION_TOKEN_KEY");
+        if let Some(key) = key {
+            command.env("JIRA_ACTION_TOKEN_KEY", key);
+        }
+        let out = command.output().expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let key = key_base64();
+    let (ok, text) = status(Some(key.expose_secret()));
+    assert!(ok, "{text}");
+    assert!(text.contains(&sim.base_url()), "{text}");
+    assert!(text.contains(demo::CLOUD_ID), "{text}");
+    assert!(text.contains("offline_access"), "{text}");
+    assert!(text.contains("opens the stored tokens"), "{text}");
+    let row = store.oauth_get().await.expect("read").expect("stored");
+    let access = cipher().open(&row.access_token).expect("opens");
+    assert!(!text.contains(access.expose_secret()), "no token printed");
+    // Another machine's key is told apart from a missing one.
+    let other = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let (_, text) = status(Some(&other));
+    assert!(text.contains("does NOT open"), "{text}");
+
+    let mut row = row;
+    row.status = STATUS_RECONSENT.into();
+    store.oauth_put(&row).await.expect("write");
+    let (ok, text) = status(Some(key.expose_secret()));
+    assert!(!ok, "re-consent needed is a failure: {text}");
+    assert!(text.contains("oauth login"), "{text}");
 }

@@ -16,8 +16,9 @@ pub fn document(public_url: &str, auth: AuthMode) -> Value {
             "scopes": ["write:jira-work", "read:jira-work", "read:jira-user", "offline_access"],
             "authorization_url": "https://auth.atlassian.com/oauth/token",
         }),
-        // The server holds its own Jira credentials.
-        AuthMode::ApiToken => json!({ "type": "NONE" }),
+        // The server holds its own Jira credentials (Glean's signature
+        // proves the call comes from Glean).
+        AuthMode::ApiToken | AuthMode::Oauth => json!({ "type": "NONE" }),
     };
     json!({
         "type": "ACTION",

@@ -52,6 +52,14 @@ pub async fn handle(
         }
         None => Err(Error::Internal("no trace".into())),
     };
+    // Jira refused the server's OAuth token (revoked early, or expired
+    // sooner than it said): the next request re-reads the store, where
+    // another process may already have put a new one.
+    if let (Some(tokens), Err(Error::Jira(jira::Error::Api { status: 401, .. }))) =
+        (&state.tokens, &result)
+    {
+        tokens.forget();
+    }
     if let Some(trace) = guard.trace.take() {
         trace
             .finish(&state, &result, calls.load(Ordering::Relaxed))
@@ -104,7 +112,7 @@ async fn run(
     body: Result<Bytes, BytesRejection>,
     trace: &mut Trace,
 ) -> Result<Value, Error> {
-    let mut caller = identify(state, headers)?;
+    let mut caller = identify(state, headers).await?;
     let input = read_body(state, headers, body)?;
     trace.input(state, &input);
     let given_key = trail::idempotency_header(headers)?;
@@ -162,12 +170,12 @@ async fn create(
 }
 
 /// The caller and the credentials, checked before the body is read.
-fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Error> {
+async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Error> {
     let email = caller_email(headers)?;
     if !state.config.access.caller_allowed(&email) {
         return Err(Error::CallerNotAllowed);
     }
-    let jira = jira_for(state, headers)?;
+    let jira = jira_for(state, headers).await?;
     let request_id = headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -330,9 +338,14 @@ pub(super) fn caller_email(headers: &HeaderMap) -> Result<String, Error> {
 }
 
 /// The Jira client with the credentials this request uses.
-fn jira_for(state: &AppState, headers: &HeaderMap) -> Result<JiraClient, Error> {
+async fn jira_for(state: &AppState, headers: &HeaderMap) -> Result<JiraClient, Error> {
     match state.config.jira.auth {
         AuthMode::ApiToken => Ok(state.jira.clone()),
+        AuthMode::Oauth => {
+            let tokens = state.tokens.as_deref().ok_or(Error::OAuthReconsentNeeded)?;
+            let token = tokens.access_token().await?;
+            Ok(state.jira.with_auth(Auth::Bearer(token)))
+        }
         AuthMode::Passthrough => {
             let value = headers
                 .get(header::AUTHORIZATION)

@@ -90,8 +90,25 @@ pub enum Error {
     IdempotencyKeyReused,
     #[error("the store is unavailable: {0}")]
     StoreUnavailable(String),
+    #[error("the OAuth connection needs consent again")]
+    OAuthReconsentNeeded,
+    #[error("the OAuth access token could not be renewed: {0}")]
+    OAuthRefreshFailed(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::oauth::TokenError> for Error {
+    fn from(err: crate::oauth::TokenError) -> Error {
+        use crate::oauth::TokenError as T;
+        match err {
+            T::NotConnected | T::ReconsentNeeded => Error::OAuthReconsentNeeded,
+            T::Store(err) => Error::StoreUnavailable(err.to_string()),
+            other @ (T::Refresh(_) | T::RefreshTimeout | T::Crypto(_)) => {
+                Error::OAuthRefreshFailed(other.to_string())
+            }
+        }
+    }
 }
 
 /// One error body: `{"error": code, "message": sentence, ...details}`.
@@ -293,6 +310,16 @@ impl Error {
                 S::SERVICE_UNAVAILABLE,
                 "store_unavailable",
                 "jira-action cannot reach its database, so it cannot guarantee the issue is created only once; nothing was created. Try again shortly.",
+            ),
+            Error::OAuthReconsentNeeded => Body::new(
+                S::SERVICE_UNAVAILABLE,
+                "oauth_reconsent_needed",
+                "jira-action's connection to Jira was revoked or has expired, so nothing was created. A Jira admin must run `jira-action oauth login` to connect it again.",
+            ),
+            Error::OAuthRefreshFailed(_) => Body::new(
+                S::BAD_GATEWAY,
+                "oauth_refresh_failed",
+                "jira-action could not renew its Jira access token, so nothing was created. Try again shortly.",
             ),
             Error::Internal(_) => Body::new(
                 S::INTERNAL_SERVER_ERROR,

@@ -156,6 +156,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let total = state.config.limits.max_concurrent_requests;
     let in_flight = total.saturating_sub(state.in_flight.available_permits());
     metrics.set("jira_action_in_flight_requests", &[], in_flight as f64);
+    if let Some(tokens) = &state.tokens {
+        if let Some(left) = tokens.seconds_to_expiry() {
+            metrics.set_token_expiry(Duration::from_secs(left.max(0).unsigned_abs()));
+        }
+        let reconsent = if tokens.reconsent_needed() { 1.0 } else { 0.0 };
+        metrics.set("jira_action_oauth_reconsent_needed", &[], reconsent);
+    }
     for (cache, lookups, misses) in state.resolver.stats.snapshot() {
         let hits = lookups.saturating_sub(misses) as f64;
         let labels = |result| [("cache", cache), ("result", result)];
@@ -180,10 +187,26 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 /// checked at most every 30 s) and the store is writable. `/healthz` is
 /// the liveness probe and never asks Jira.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let checks = state
-        .readiness
-        .checks(&state.jira, state.config.jira.auth)
-        .await;
+    // `oauth` mode: the connection must yield a token (re-consent needed
+    // or a failing refresh makes the server unready), and Jira is checked
+    // with it.
+    let (jira, oauth) = match &state.tokens {
+        Some(tokens) => match tokens.access_token().await {
+            Ok(token) => (state.jira.with_auth(jira::Auth::Bearer(token)), Some(None)),
+            Err(err) => (state.jira.clone(), Some(Some(err.to_string()))),
+        },
+        None => (state.jira.clone(), None),
+    };
+    let mut checks = state.readiness.checks(&jira, state.config.jira.auth).await;
+    if let Some(problem) = oauth {
+        checks.insert(
+            0,
+            crate::health::Check {
+                name: "oauth",
+                problem,
+            },
+        );
+    }
     let ready = checks.iter().all(|c| c.problem.is_none());
     let mut body = serde_json::Map::new();
     for check in &checks {

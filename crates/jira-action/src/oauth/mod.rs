@@ -49,6 +49,7 @@ struct Cached {
     token: SecretString,
     /// When to stop using it: the expiry less the refresh margin.
     use_until_ms: i64,
+    expires_at_ms: i64,
 }
 
 /// Hands out a valid access token, refreshing it when needed.
@@ -115,7 +116,7 @@ impl TokenManager {
     /// Seconds until the access token in use expires (for the metrics).
     pub fn seconds_to_expiry(&self) -> Option<i64> {
         let cached = self.cached.read().ok()?;
-        cached.as_ref().map(|c| (c.use_until_ms - now_ms()) / 1000)
+        cached.as_ref().map(|c| (c.expires_at_ms - now_ms()) / 1000)
     }
 
     /// A valid access token.
@@ -138,6 +139,10 @@ impl TokenManager {
                 .ok_or(TokenError::NotConnected)?;
             if row.status == STATUS_RECONSENT {
                 return Err(self.mark_reconsent());
+            }
+            // An admin may have run `oauth login` again since.
+            if self.reconsent_needed.swap(false, Ordering::Relaxed) {
+                tracing::info!("the OAuth connection was renewed by a new consent");
             }
             if let Some(token) = self.adopt(&row)? {
                 return Ok(token);
@@ -184,6 +189,7 @@ impl TokenManager {
             *cached = Some(Cached {
                 token: token.clone(),
                 use_until_ms,
+                expires_at_ms: row.expires_at_ms,
             });
         }
         Ok(Some(token))
