@@ -428,3 +428,20 @@ async fn not_ready_when_the_store_is_not_writable() {
     assert_eq!(answer["checks"]["store"], "read-only");
     assert_eq!(answer["checks"]["jira"], "ok");
 }
+
+#[tokio::test]
+async fn repeats_answered_from_the_store_are_counted() {
+    let app = spawn_app().await;
+    let body = json!({"pid": "DEMO", "issuetype": "Task", "summary": "Counted once"});
+    for _ in 0..3 {
+        let (status, answer) = app.create_json("alice@example.com", &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(app.sim.sim.issues().len(), 1);
+    let text = metrics(&app).await;
+    assert!(
+        text.lines()
+            .any(|l| l == "jira_action_duplicate_requests_total 2"),
+        "{text}"
+    );
+}

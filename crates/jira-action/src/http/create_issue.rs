@@ -120,6 +120,7 @@ async fn run(
     caller.idempotency_key = identity.key.clone();
     match trace.claim(state, &caller.email, &identity).await? {
         Go::Replay(answer) => {
+            state.metrics.duplicate_absorbed();
             tracing::info!(key = ?answer["key"], "repeat of a finished request; answering as before");
             Ok(answer)
         }
