@@ -34,6 +34,16 @@ pub struct SimConfig {
     pub hidden_email_match: HiddenEmailMatch,
     /// The OAuth 2.0 (3LO) authorization server: apps, token lifetimes.
     pub oauth: crate::oauth::OAuthConfig,
+    /// Check every ADF document (description, text areas) against
+    /// Atlassian's JSON schema, as Jira does. Benchmarks may turn it off:
+    /// the check costs more than the rest of a create.
+    pub validate_adf: bool,
+    /// Keep the bodies (the ADF description and the request as sent) of
+    /// only this many of the latest issues; older ones keep everything
+    /// else (key, summary, people, properties, times), which is what
+    /// searches and a harness's checks read. Bounds a long run's memory.
+    /// `None`: keep every body.
+    pub retain_bodies: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -57,6 +67,8 @@ impl Default for SimConfig {
             user_search_denied: UserSearchDenied::Empty,
             hidden_email_match: HiddenEmailMatch::Prefix,
             oauth: crate::oauth::OAuthConfig::default(),
+            validate_adf: true,
+            retain_bodies: None,
         }
     }
 }

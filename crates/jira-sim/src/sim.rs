@@ -26,7 +26,8 @@ pub struct StoredIssue {
     pub project_key: String,
     pub issue_type_id: String,
     pub summary: String,
-    /// The ADF document, as sent.
+    /// The ADF document, as sent (`None` once dropped by
+    /// [`SimConfig::retain_bodies`](crate::SimConfig::retain_bodies)).
     pub description: Option<Value>,
     /// Always set: the request's, else the project's default priority.
     pub priority_id: Option<String>,
@@ -49,7 +50,8 @@ pub struct StoredIssue {
     /// Issue properties set at creation.
     pub properties: BTreeMap<String, Value>,
     pub created: SystemTime,
-    /// The create request's body, as received.
+    /// The create request's body, as received (`Null` once dropped by
+    /// [`SimConfig::retain_bodies`](crate::SimConfig::retain_bodies)).
     pub request: Value,
 }
 
@@ -85,6 +87,8 @@ impl World {
 #[derive(Default)]
 pub(crate) struct IssueStore {
     pub(crate) issues: Vec<StoredIssue>,
+    /// See [`SimConfig::retain_bodies`].
+    retain_bodies: Option<usize>,
     by_key: HashMap<String, usize>,
     by_id: HashMap<String, usize>,
     next_number: HashMap<String, u64>,
@@ -100,8 +104,8 @@ impl IssueStore {
     }
 
     /// Gives the issue its id and key (`{PROJECT}-{n}`, counting per
-    /// project) and stores it.
-    pub(crate) fn insert(&mut self, mut issue: StoredIssue) -> StoredIssue {
+    /// project) and stores it; returns the id and key.
+    pub(crate) fn insert(&mut self, mut issue: StoredIssue) -> (String, String) {
         let id = 10_000 + self.next_id;
         self.next_id += 1;
         let number = self
@@ -114,8 +118,16 @@ impl IssueStore {
         let index = self.issues.len();
         self.by_key.insert(issue.key.clone(), index);
         self.by_id.insert(issue.id.clone(), index);
-        self.issues.push(issue.clone());
-        issue
+        let named = (issue.id.clone(), issue.key.clone());
+        self.issues.push(issue);
+        if let Some(keep) = self.retain_bodies
+            && let Some(old) = index.checked_sub(keep)
+            && let Some(old) = self.issues.get_mut(old)
+        {
+            old.description = None;
+            old.request = Value::Null;
+        }
+        named
     }
 }
 
@@ -126,6 +138,8 @@ pub(crate) struct Inner {
     pub(crate) oauth_scopes: Vec<String>,
     pub(crate) user_search_denied: UserSearchDenied,
     pub(crate) hidden_email_match: HiddenEmailMatch,
+    /// See [`SimConfig::validate_adf`].
+    pub(crate) validate_adf: bool,
     latency_us: AtomicU64,
     /// Headers added to every REST answer (e.g. rate-limit headers).
     extra_headers: Mutex<Vec<(String, String)>>,
@@ -189,6 +203,8 @@ impl Sim {
             user_search_denied,
             hidden_email_match,
             oauth,
+            validate_adf,
+            retain_bodies,
         } = config;
         let world = World {
             directory: Directory::new(site.users),
@@ -210,7 +226,11 @@ impl Sim {
                 counters: Endpoint::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
                 faults: Mutex::new(VecDeque::new()),
                 world: RwLock::new(world),
-                issues: RwLock::new(IssueStore::default()),
+                issues: RwLock::new(IssueStore {
+                    retain_bodies,
+                    ..IssueStore::default()
+                }),
+                validate_adf,
                 credentials: RwLock::new(credentials),
                 oauth_config: oauth,
                 oauth: Mutex::new(crate::oauth::OAuthState::default()),
@@ -511,5 +531,58 @@ impl SimHandle {
     /// `{base_url}/ex/jira/{cloudId}`: the OAuth gateway form's base.
     pub fn gateway_url(&self) -> String {
         format!("{}/ex/jira/{}", self.base_url(), self.sim.cloud_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(summary: &str) -> StoredIssue {
+        StoredIssue {
+            id: String::new(),
+            key: String::new(),
+            project_id: "10000".into(),
+            project_key: "DEMO".into(),
+            issue_type_id: "10001".into(),
+            summary: summary.into(),
+            description: Some(serde_json::json!({"type": "doc", "version": 1, "content": []})),
+            priority_id: None,
+            component_ids: Vec::new(),
+            assignee: None,
+            reporter: Some("acc".into()),
+            creator: "acc".into(),
+            labels: Vec::new(),
+            duedate: None,
+            parent_id: None,
+            parent_key: None,
+            custom_fields: BTreeMap::new(),
+            properties: BTreeMap::new(),
+            created: SystemTime::now(),
+            request: serde_json::json!({"fields": {}}),
+        }
+    }
+
+    #[test]
+    fn only_the_latest_bodies_are_kept_and_everything_else_stays() {
+        let mut store = IssueStore {
+            retain_bodies: Some(2),
+            ..IssueStore::default()
+        };
+        let keys: Vec<String> = (1..=4)
+            .map(|n| store.insert(issue(&format!("issue {n}"))).1)
+            .collect();
+        assert_eq!(keys, ["DEMO-1", "DEMO-2", "DEMO-3", "DEMO-4"]);
+        let bodies: Vec<bool> = store
+            .issues
+            .iter()
+            .map(|i| i.description.is_some() && !i.request.is_null())
+            .collect();
+        assert_eq!(bodies, [false, false, true, true]);
+        let old = store.find("DEMO-1").expect("still found");
+        assert_eq!(
+            (old.summary.as_str(), old.reporter.as_deref()),
+            ("issue 1", Some("acc"))
+        );
     }
 }
