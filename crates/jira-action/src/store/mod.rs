@@ -9,6 +9,7 @@
 //! migration set in `migrations/` is embedded and run at start-up.
 
 pub mod cli;
+mod writer;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -33,6 +34,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Unsupported(&'static str),
+    #[error("store: {0}")]
+    Sqlite(String),
+    #[error("store: {0}")]
+    Io(String),
 }
 
 /// The migrations, embedded so the binary needs no files beside it. An
@@ -43,10 +48,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "oauth", include_str!("../../migrations/0002_oauth.sql")),
 ];
 
-/// A pool of connections to the configured database.
+/// A pool of connections to the configured database; an SQLite file also
+/// has its single writer (see `writer.rs`), through which every request's
+/// claim, claim end and audit record go.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Option<Writer>),
     Postgres(PgPool),
 }
 
@@ -55,11 +62,14 @@ pub enum Store {
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            Store::Sqlite($pool) => $body,
+            Store::Sqlite($pool, _) => $body,
             Store::Postgres($pool) => $body,
         }
     };
 }
+
+use writer::OwnedClaim;
+pub use writer::Writer;
 
 mod oauth;
 pub use oauth::{OAuthRow, STATUS_OK, STATUS_RECONSENT};
@@ -217,7 +227,7 @@ impl Store {
                     .max_lifetime(None)
                     .connect_with(options)
                     .await?;
-                Store::Sqlite(pool)
+                Store::Sqlite(pool, None)
             }
             location => {
                 let options = match location {
@@ -233,12 +243,15 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(5));
+                let path = options.get_filename().to_owned();
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect_with(options)
                     .await?;
-                Store::Sqlite(pool)
+                // The writer needs the tables: it starts after the migrations.
+                Store::Sqlite(pool.clone(), None).migrate().await?;
+                return Ok(Store::Sqlite(pool, Some(Writer::start(&path)?)));
             }
         };
         store.migrate().await?;
@@ -270,7 +283,7 @@ impl Store {
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
+            Store::Sqlite(..) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
@@ -278,6 +291,18 @@ impl Store {
     /// One attempt to claim an identity; never waits (the caller polls
     /// while the answer is `Pending`).
     pub async fn claim(&self, request: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        if let Store::Sqlite(_, Some(writer)) = self {
+            return writer
+                .claim(OwnedClaim {
+                    key: request.key.to_owned(),
+                    caller: request.caller.to_owned(),
+                    fingerprint: request.fingerprint.to_owned(),
+                    owner: request.owner.to_owned(),
+                    lease: request.lease,
+                    window: request.window,
+                })
+                .await;
+        }
         // A row can vanish between the statements (finished and released,
         // or purged); a few rounds settle it.
         for _ in 0..4 {
@@ -312,23 +337,9 @@ impl Store {
             .map(|row| Existing::from_row(&row))
             .transpose()?);
             let Some(existing) = row else { continue };
-            let same_fields = existing.fingerprint == request.fingerprint;
-            let recovering = if existing.expires_at <= now {
-                // The window is over: a new request, unless an attempt
-                // with these very fields may have reached Jira.
-                existing.state != "done" && same_fields
-            } else if !same_fields {
-                return Ok(Claim::Reused);
-            } else if existing.state == "done" {
-                return Ok(Claim::Done {
-                    status: u16::try_from(existing.status.unwrap_or(200)).unwrap_or(200),
-                    answer: existing.answer.unwrap_or_default(),
-                });
-            } else if existing.state == "pending" && existing.lease_until > now {
-                return Ok(Claim::Pending);
-            } else {
-                // Pending past its lease (its holder died) or uncertain.
-                true
+            let recovering = match decide(&existing, request.fingerprint, now) {
+                Decision::Answer(answer) => return Ok(answer),
+                Decision::TakeOver { recovering } => recovering,
             };
             let taken = on_pool!(self, pool => sqlx::query(
                 "UPDATE idempotency SET state = 'pending', owner = $3, fingerprint = $4, \
@@ -364,6 +375,17 @@ impl Store {
         window: Duration,
         record: &AuditRecord,
     ) -> Result<bool, StoreError> {
+        if let Store::Sqlite(_, Some(writer)) = self {
+            return writer
+                .finish(
+                    key.to_owned(),
+                    owner.to_owned(),
+                    finish.clone(),
+                    window,
+                    record.clone(),
+                )
+                .await;
+        }
         let now = now_ms();
         let held = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -401,6 +423,9 @@ impl Store {
 
     /// Writes the audit record of a request that claimed nothing.
     pub async fn record(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        if let Store::Sqlite(_, Some(writer)) = self {
+            return writer.record(record.clone()).await;
+        }
         on_pool!(self, pool => insert_audit(record).execute(pool).await.map(drop)?);
         Ok(())
     }
@@ -459,7 +484,7 @@ impl Store {
     /// A consistent copy of an SQLite store, taken while it is in use.
     pub async fn backup(&self, path: &Path) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 let target = path
                     .to_str()
                     .ok_or(StoreError::Unsupported("the backup path is not UTF-8"))?;
@@ -475,10 +500,46 @@ impl Store {
         }
     }
 
-    /// Closes the pool (waits for connections in use to be returned).
+    /// Closes the pool (waits for connections in use to be returned) and
+    /// stops the writer once what is queued is written.
     pub async fn close(&self) {
+        if let Store::Sqlite(_, Some(writer)) = self {
+            writer.close().await;
+        }
         on_pool!(self, pool => pool.close().await);
     }
+}
+
+/// What an existing idempotency row means for a new claim.
+enum Decision {
+    /// Answer this, without taking the row.
+    Answer(Claim),
+    /// Take the row over; `recovering` when an earlier attempt may have
+    /// reached Jira.
+    TakeOver { recovering: bool },
+}
+
+/// The one rule for an identity already in the store, on every backend.
+fn decide(existing: &Existing, fingerprint: &str, now: i64) -> Decision {
+    let same_fields = existing.fingerprint == fingerprint;
+    let recovering = if existing.expires_at <= now {
+        // The window is over: a new request, unless an attempt with these
+        // very fields may have reached Jira.
+        existing.state != "done" && same_fields
+    } else if !same_fields {
+        return Decision::Answer(Claim::Reused);
+    } else if existing.state == "done" {
+        return Decision::Answer(Claim::Done {
+            status: u16::try_from(existing.status.unwrap_or(200)).unwrap_or(200),
+            answer: existing.answer.clone().unwrap_or_default(),
+        });
+    } else if existing.state == "pending" && existing.lease_until > now {
+        return Decision::Answer(Claim::Pending);
+    } else {
+        // Pending past its lease (its holder died) or uncertain.
+        true
+    };
+    Decision::TakeOver { recovering }
 }
 
 /// The columns of an existing idempotency row that decide a claim.
@@ -617,9 +678,30 @@ mod tests {
         assert!(Location::parse(" ").is_err());
     }
 
+    /// The stores under test: in memory (through the pool) and a file
+    /// (through the single writer); the directory must outlive the store.
+    async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.db");
+        let file = Store::open(path.to_str().expect("utf-8"), 2)
+            .await
+            .expect("opens");
+        assert!(
+            matches!(file, Store::Sqlite(_, Some(_))),
+            "a file has a writer"
+        );
+        let memory = Store::open("sqlite::memory:", 1).await.expect("opens");
+        vec![(memory, None), (file, Some(dir))]
+    }
+
     #[tokio::test]
     async fn claims_replays_and_refuses_reuse() {
-        let store = Store::open("sqlite::memory:", 1).await.expect("opens");
+        for (store, _dir) in stores().await {
+            claims_replays_and_refuses_reuse_on(store).await;
+        }
+    }
+
+    async fn claims_replays_and_refuses_reuse_on(store: Store) {
         let window = Duration::from_secs(600);
         assert_eq!(
             store.claim(&request("k", "f", "a")).await.expect("claim"),
@@ -674,7 +756,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_lease_or_an_uncertain_outcome_is_taken_over() {
-        let store = Store::open("sqlite::memory:", 1).await.expect("opens");
+        for (store, _dir) in stores().await {
+            an_expired_lease_or_an_uncertain_outcome_is_taken_over_on(store).await;
+        }
+    }
+
+    async fn an_expired_lease_or_an_uncertain_outcome_is_taken_over_on(store: Store) {
         let short = ClaimRequest {
             lease: Duration::ZERO,
             ..request("k", "f", "a")
@@ -714,6 +801,62 @@ mod tests {
             store.claim(&request("k", "f", "d")).await.expect("claim"),
             Claim::Claimed { recovering: false }
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_through_the_writer_let_one_through() {
+        let (store, _dir) = stores().await.pop().expect("file store");
+        let claims = (0..200).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let owner = format!("owner-{i}");
+                store.claim(&request("same", "f", &owner)).await
+            })
+        });
+        let mut claimed = 0;
+        for claim in claims.collect::<Vec<_>>() {
+            match claim.await.expect("joins").expect("claim") {
+                Claim::Claimed { .. } => claimed += 1,
+                Claim::Pending => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(claimed, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_does_not_undo_its_batch() {
+        let (store, _dir) = stores().await.pop().expect("file store");
+        let record = |id: &str| AuditRecord {
+            id: id.into(),
+            outcome: "refused".into(),
+            ..AuditRecord::default()
+        };
+        store.record(&record("dup")).await.expect("first");
+        // Queued together, so they share batches: the duplicate id fails
+        // alone.
+        let writes = ["a", "dup", "b", "c"].map(|id| {
+            let store = store.clone();
+            let record = record(id);
+            tokio::spawn(async move { store.record(&record).await })
+        });
+        let mut failed = Vec::new();
+        for (id, write) in ["a", "dup", "b", "c"].iter().zip(writes) {
+            if write.await.expect("joins").is_err() {
+                failed.push(*id);
+            }
+        }
+        assert_eq!(failed, ["dup"]);
+        let ids: Vec<String> = store
+            .audit(&AuditFilter::default())
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        store.close().await;
+        assert!(store.record(&record("late")).await.is_err(), "closed");
     }
 
     #[tokio::test]
