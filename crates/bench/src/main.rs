@@ -67,10 +67,25 @@ pub struct Opts {
     /// so that the run measures the server rather than its throttle.
     #[arg(long, default_value_t = 0.0)]
     pub jira_rps: f64,
+    /// Have the simulator check every description against Atlassian's ADF
+    /// schema, as Jira does (always on with --faults). Off by default: the
+    /// check costs the shared CPU more than the server's whole request.
+    #[arg(long)]
+    pub validate_adf: bool,
+    /// The simulator keeps the bodies (ADF, request) of only this many of
+    /// the latest issues, so that soak runs fit in memory; the checks of
+    /// --faults read only what every issue keeps (key, summary, reporter).
+    #[arg(long, default_value_t = 10_000)]
+    pub sim_retain_bodies: usize,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
 }
+
+/// The load generator and the simulator share the machine with the server:
+/// a cheaper allocator leaves it more CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let opts = Opts::parse();
@@ -158,6 +173,8 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
     let sim = Sim::new(SimConfig {
         site,
         latency: Duration::from_millis(opts.jira_latency_ms),
+        validate_adf: opts.validate_adf || opts.faults,
+        retain_bodies: Some(opts.sim_retain_bodies),
         ..SimConfig::default()
     });
     let recorder = Arc::new(simserve::Recorder::default());

@@ -26,7 +26,8 @@
 //!   time; concurrent callers wait for it and use its result.
 //! - Tokens are never logged: errors say why, not what.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -111,7 +112,17 @@ pub struct Verifier {
     keys: Keys,
     validation: Validation,
     min_refetch_interval: Duration,
+    /// Tokens whose signature verified, with their claims and the key
+    /// generation that verified them. A token is a bearer credential valid
+    /// until its `exp` however often it is sent, so checking the same bytes'
+    /// RSA signature again proves nothing new; the claims (times) are still
+    /// checked on every call, and a rotated key invalidates the entry.
+    verified: std::sync::Mutex<HashMap<String, (TokenClaims, u64)>>,
 }
+
+/// The most tokens remembered as verified; past this, expired ones are
+/// dropped, then all.
+const VERIFIED_CAPACITY: usize = 1024;
 
 enum Keys {
     /// Configured key: never refetched.
@@ -179,6 +190,7 @@ impl Verifier {
             keys,
             validation: validation(),
             min_refetch_interval: MIN_REFETCH_INTERVAL,
+            verified: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -201,13 +213,20 @@ impl Verifier {
     /// Verifies the request's signature header: `Ok(())`, or why not.
     pub async fn verify(&self, headers: &HeaderMap) -> Result<(), SignatureError> {
         let token = signature_token(headers)?;
+        let generation = match &self.keys {
+            Keys::Static(_) => Some(0),
+            Keys::Remote(remote) => remote.cached().map(|k| k.generation),
+        };
+        if let Some(claims) = generation.and_then(|g| self.verified_before(token, g)) {
+            return check_claims(&claims, now_secs());
+        }
         // Garbage and foreign algorithms are refused before any key fetch.
         let header = jsonwebtoken::decode_header(token).map_err(jwt_error)?;
         if header.alg != Algorithm::RS256 {
             return Err(SignatureError::UnsupportedAlgorithm);
         }
-        match &self.keys {
-            Keys::Static(key) => self.check(token, key),
+        let (claims, generation) = match &self.keys {
+            Keys::Static(key) => (self.check(token, key)?, 0),
             Keys::Remote(remote) => {
                 let cached = remote.current_or_fetch().await?;
                 match self.check(token, &cached.key) {
@@ -217,21 +236,46 @@ impl Verifier {
                             .refetch_after(cached.generation, self.min_refetch_interval)
                             .await
                         {
-                            Some(newer) => self.check(token, &newer.key),
-                            None => Err(SignatureError::BadSignature),
+                            Some(newer) => (self.check(token, &newer.key)?, newer.generation),
+                            None => return Err(SignatureError::BadSignature),
                         }
                     }
-                    other => other,
+                    other => (other?, cached.generation),
                 }
             }
-        }
+        };
+        self.remember(token, claims, generation);
+        Ok(())
     }
 
-    /// Signature, then claims.
-    fn check(&self, token: &str, key: &DecodingKey) -> Result<(), SignatureError> {
+    /// Signature, then claims; the claims of a token that passes both.
+    fn check(&self, token: &str, key: &DecodingKey) -> Result<TokenClaims, SignatureError> {
         let data =
             jsonwebtoken::decode::<TokenClaims>(token, key, &self.validation).map_err(jwt_error)?;
-        check_claims(&data.claims, now_secs())
+        check_claims(&data.claims, now_secs())?;
+        Ok(data.claims)
+    }
+
+    /// The claims of `token` if its signature verified with this key
+    /// generation before.
+    fn verified_before(&self, token: &str, generation: u64) -> Option<TokenClaims> {
+        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        verified
+            .get(token)
+            .filter(|(_, g)| *g == generation)
+            .map(|(claims, _)| claims.clone())
+    }
+
+    fn remember(&self, token: &str, claims: TokenClaims, generation: u64) {
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CAPACITY {
+            let now = now_secs();
+            verified.retain(|_, (c, _)| c.exp.is_some_and(|exp| exp >= now));
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+        }
+        verified.insert(token.to_owned(), (claims, generation));
     }
 }
 
@@ -249,7 +293,7 @@ fn validation() -> Validation {
 
 /// The claims we look at. Times are JSON numbers (NumericDate allows
 /// fractions); a wrong type makes the token malformed.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 struct TokenClaims {
     iss: Option<String>,
     iat: Option<f64>,
@@ -702,6 +746,37 @@ mod tests {
                 .verify(&headers("Glean-Tools-Signature", &token))
                 .await,
             Ok(())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_verified_before_is_remembered_but_not_a_tampered_one() {
+        let signer = TestSigner::shared();
+        let verifier = pem_verifier(signer);
+        let token = signer.token();
+        assert_eq!(check(&verifier, &token).await, Ok(()));
+        assert_eq!(verifier.verified.lock().unwrap().len(), 1);
+        assert_eq!(check(&verifier, &token).await, Ok(()), "again");
+        // Another signature over the same claims is not the remembered token.
+        let (signed_part, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{signed_part}.{flipped}{}", &signature[1..]);
+        assert!(check(&verifier, &tampered).await.is_err());
+        // Remembered claims are still checked on every call.
+        let expired = signer.token_with("glean", -600, -300);
+        verifier.remember(
+            &expired,
+            TokenClaims {
+                iss: Some("glean".into()),
+                iat: Some(now_secs() - 600.0),
+                exp: Some(now_secs() - 300.0),
+                nbf: None,
+            },
+            0,
+        );
+        assert_eq!(
+            check(&verifier, &expired).await,
+            Err(SignatureError::Expired)
         );
     }
 
