@@ -92,16 +92,13 @@ async fn store(dir: &tempfile::TempDir) -> Store {
         .expect("store")
 }
 
-async fn connected(ttl: Duration) -> (SimHandle, tempfile::TempDir, Store, OAuthApp) {
-    let sim = sim_with_ttl(ttl).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let store = store(&dir).await;
-    let app = app(&sim);
+/// The admin consents in the browser: the whole `oauth login` flow.
+async fn consent(sim: &SimHandle, app: &OAuthApp, store: &Store) {
     let api: Url = sim.base_url().parse().expect("url");
     login(
-        &app,
+        app,
         &api,
-        &store,
+        store,
         &cipher(),
         None,
         &Browser,
@@ -109,6 +106,14 @@ async fn connected(ttl: Duration) -> (SimHandle, tempfile::TempDir, Store, OAuth
     )
     .await
     .expect("login");
+}
+
+async fn connected(ttl: Duration) -> (SimHandle, tempfile::TempDir, Store, OAuthApp) {
+    let sim = sim_with_ttl(ttl).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(&dir).await;
+    let app = app(&sim);
+    consent(&sim, &app, &store).await;
     (sim, dir, store, app)
 }
 
@@ -396,18 +401,7 @@ async fn a_revoked_connection_refuses_clearly_until_an_admin_consents_again() {
     );
 
     // The admin consents again; the running server picks it up.
-    let api: Url = sim.base_url().parse().expect("url");
-    login(
-        &app,
-        &api,
-        &store,
-        &cipher(),
-        None,
-        &Browser,
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("login again");
+    consent(&sim, &app, &store).await;
     let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("Now")).await;
     assert_eq!(status, 200, "{answer}");
     let (_, metrics) = get(&server, "/metrics").await;
@@ -448,18 +442,7 @@ async fn doctor_checks_the_oauth_connection() {
     assert!(doctor::failed(&findings));
 
     let store = store(&dir).await;
-    let api: Url = sim.base_url().parse().expect("url");
-    login(
-        &app(&sim),
-        &api,
-        &store,
-        &cipher(),
-        None,
-        &Browser,
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("login");
+    consent(&sim, &app(&sim), &store).await;
     let findings = doctor::run(&config, &Options::default()).await;
     for check in ["oauth connection", "token", "scopes"] {
         let (status, detail) = status_of(&findings, check).expect("checked");
