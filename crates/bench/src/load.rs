@@ -28,6 +28,21 @@ pub struct Outcome {
     pub code: Option<String>,
     /// The issue key of a success.
     pub key: Option<String>,
+    /// The server's own time as its `Server-Timing` header tells it (`app`:
+    /// the handler's time minus its Jira calls and back-off).
+    pub server_app_micros: Option<u64>,
+    /// Of which waiting on the store (`store`).
+    pub server_store_micros: Option<u64>,
+}
+
+/// The `<name>;dur=<ms>` of a `Server-Timing` header, in microseconds.
+fn server_timing(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
+    let header = headers.get("server-timing")?.to_str().ok()?;
+    header.split(',').find_map(|part| {
+        let dur = part.trim().strip_prefix(name)?.strip_prefix(";dur=")?;
+        let ms: f64 = dur.parse().ok()?;
+        Some((ms * 1000.0).round() as u64)
+    })
 }
 
 pub struct Load {
@@ -128,14 +143,16 @@ impl Load {
             .body(body)
             .send()
             .await;
-        let (status, code, key) = match sent {
+        let (status, code, key, server_app, server_store) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
+                let server_app = server_timing(response.headers(), "app");
+                let server_store = server_timing(response.headers(), "store");
                 let json: Value = response.json().await.unwrap_or(Value::Null);
                 let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
-                (status, text("error"), text("key"))
+                (status, text("error"), text("key"), server_app, server_store)
             }
-            Err(_) => (0, None, None),
+            Err(_) => (0, None, None, None, None),
         };
         let outcome = Outcome {
             seq,
@@ -145,6 +162,8 @@ impl Load {
             status,
             code,
             key,
+            server_app_micros: server_app,
+            server_store_micros: server_store,
         };
         self.outcomes
             .lock()

@@ -141,6 +141,13 @@ impl Report {
         let added = added_of(&mut created.iter());
         let added_warm = added_of(&mut created.iter().filter(|r| !r.cold));
         let added_cold = added_of(&mut created.iter().filter(|r| r.cold));
+        let inside = Quantiles::of(created.iter().filter_map(|r| r.server_app_micros).collect());
+        let in_store = Quantiles::of(
+            created
+                .iter()
+                .filter_map(|r| r.server_store_micros)
+                .collect(),
+        );
         let jira = Quantiles::of(
             created
                 .iter()
@@ -223,6 +230,8 @@ impl Report {
             ("added by jira-action ¹", added),
             ("  warm callers", added_warm),
             ("  cold callers", added_cold),
+            ("  inside the server ³", inside),
+            ("    of which the store", in_store),
         ] {
             let _ = writeln!(
                 t,
@@ -307,6 +316,10 @@ impl Report {
             t,
             "  ² calls no single request owns (project and create metadata, cached per TTL): totals."
         );
+        let _ = writeln!(
+            t,
+            "  ³ the server's own account (its Server-Timing `app`): from the handler's start to its\n    answer, minus its Jira calls; leaves out reading and writing the HTTP messages and\n    time queued in the kernel and the runtime before the handler starts."
+        );
 
         let json = json!({
             "machine": i.machine,
@@ -336,6 +349,8 @@ impl Report {
                 "added": added.json(),
                 "added_warm": added_warm.json(),
                 "added_cold": added_cold.json(),
+                "inside_server": inside.json(),
+                "inside_server_store": in_store.json(),
             },
             "jira_calls_per_issue": per_endpoint.iter().map(|(k, e)| (k.to_string(), json!({
                 "cold": per(e.cold, cold_issues),

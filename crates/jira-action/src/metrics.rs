@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use jira::{Call, CallObserver, CallRecord};
 
-/// Seconds; from a warm create (a few ms) to Glean's own timeout.
-const BUCKETS: [f64; 13] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+/// Seconds; from what the server adds to a request (under a millisecond)
+/// to Glean's own timeout.
+const BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+    30.0,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "jira_action_request_duration_seconds",
         Kind::Histogram,
         "Time to answer a request, by route.",
+    ),
+    (
+        "jira_action_request_added_seconds",
+        Kind::Histogram,
+        "Time a request took minus its time in Jira calls and back-off: what jira-action adds, by route.",
     ),
     (
         "jira_action_jira_calls_total",

@@ -351,6 +351,66 @@ async fn every_answer_carries_a_request_id() {
     assert_eq!(response.headers()["x-request-id"], "given-by-caller");
 }
 
+/// `Server-Timing: jira;dur=…, pause;dur=…, store;dur=…, app;dur=…` in
+/// milliseconds.
+fn server_timing(response: &reqwest::Response) -> Vec<(String, f64)> {
+    let header = response.headers()["server-timing"].to_str().expect("ascii");
+    header
+        .split(',')
+        .map(|part| {
+            let (name, dur) = part.trim().split_once(";dur=").expect("name;dur=ms");
+            (name.to_owned(), dur.parse().expect("milliseconds"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn server_timing_tells_jira_time_from_the_time_the_server_adds() {
+    let app = spawn_app().await;
+    // Warm the caches, then make Jira slow: the next create's one call is
+    // the slow part, and the server must say so.
+    app.create("alice@example.com", &body("warm")).await;
+    app.sim.sim.set_latency(Duration::from_millis(150));
+    let started = Instant::now();
+    let response = app.create("alice@example.com", &body("slow jira")).await;
+    let whole = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(response.status(), 200);
+    let timing = server_timing(&response);
+    let names: Vec<&str> = timing.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["jira", "pause", "store", "app"]);
+    let (jira, pause, store, app_ms) = (timing[0].1, timing[1].1, timing[2].1, timing[3].1);
+    assert!(jira >= 150.0, "jira {jira} ms");
+    assert_eq!(pause, 0.0);
+    assert!(store > 0.0, "a claim and a record were written");
+    assert!(store <= app_ms, "the store's time is part of the server's");
+    assert!(app_ms < 100.0, "the server's own share: {app_ms} ms");
+    assert!(jira + app_ms <= whole, "{jira} + {app_ms} > {whole}");
+
+    // A refusal before any Jira call is all the server's own time.
+    let response = app
+        .create("alice@example.com", &json!({"summary": "no project"}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let timing = server_timing(&response);
+    assert_eq!(timing[0], ("jira".to_owned(), 0.0));
+
+    let text = metrics(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            "jira_action_request_added_seconds_count{route=\"/create_issue\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    // The slow create's added time is far below its 150 ms in Jira.
+    let under_100ms = sample(
+        &text,
+        "jira_action_request_added_seconds_bucket{route=\"/create_issue\",le=\"0.1\"}",
+    );
+    assert_eq!(under_100ms, Some(3.0), "{text}");
+}
+
 #[tokio::test]
 async fn ready_with_a_valid_token_checked_at_most_every_30_seconds() {
     let app = spawn_app().await;

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -85,15 +86,47 @@ impl std::fmt::Debug for JiraClient {
     }
 }
 
-tokio::task_local! {
-    /// Counts the HTTP calls sent to Jira by the task running in its scope
-    /// (retries included), so a server can record what each request cost
-    /// without threading a counter through every cache and lookup.
-    pub static CALL_COUNTER: Arc<std::sync::atomic::AtomicU32>;
+/// What the Jira calls made by one task cost: how many HTTP calls were
+/// sent (retries included), how long they took, and how long the task slept
+/// before them (the client-side rate limit, retry back-off). A server reads
+/// it to record each request's Jira cost and the time it added itself,
+/// without threading a counter through every cache and lookup.
+#[derive(Debug, Default)]
+pub struct CallTally {
+    calls: AtomicU32,
+    calling_micros: AtomicU64,
+    pausing_micros: AtomicU64,
 }
 
-fn count_call() {
-    let _ = CALL_COUNTER.try_with(|calls| calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+impl CallTally {
+    /// HTTP calls sent to Jira.
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Time spent in calls to Jira, from sending to the whole answer read.
+    pub fn calling(&self) -> Duration {
+        Duration::from_micros(self.calling_micros.load(Ordering::Relaxed))
+    }
+
+    /// Time spent waiting before calls: rate limit and retry back-off.
+    pub fn pausing(&self) -> Duration {
+        Duration::from_micros(self.pausing_micros.load(Ordering::Relaxed))
+    }
+
+    fn add(counter: &AtomicU64, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        counter.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+tokio::task_local! {
+    /// The tally of the task running in its scope (see [`CallTally`]).
+    pub static CALL_TALLY: Arc<CallTally>;
+}
+
+fn tally(record: impl FnOnce(&CallTally)) {
+    let _ = CALL_TALLY.try_with(|tally| record(tally));
 }
 
 /// Which API a call is for (used in logs and call accounting).
@@ -443,6 +476,7 @@ impl JiraClient {
                             observer.on_throttle(call, wait);
                         }
                         tokio::time::sleep(wait).await;
+                        tally(|t| CallTally::add(&t.pausing_micros, wait));
                         waited += wait;
                     }
                     Err(wait) => {
@@ -458,6 +492,7 @@ impl JiraClient {
                 .send_once(method.clone(), url.clone(), body.clone())
                 .await;
             let elapsed = started.elapsed();
+            tally(|t| CallTally::add(&t.calling_micros, elapsed));
             if !rate_limit.is_empty() {
                 tracing::debug!(?call, ?rate_limit, "jira rate-limit headers");
                 if let Ok(mut last) = self.inner.last_rate_limit.lock() {
@@ -517,6 +552,7 @@ impl JiraClient {
                 observer.on_retry(call, err.status(), wait);
             }
             tokio::time::sleep(wait).await;
+            tally(|t| CallTally::add(&t.pausing_micros, wait));
             waited += wait;
             attempt += 1;
         }
@@ -528,7 +564,9 @@ impl JiraClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> (Result<(u16, bytes::Bytes), Error>, RateLimitInfo) {
-        count_call();
+        tally(|t| {
+            t.calls.fetch_add(1, Ordering::Relaxed);
+        });
         let mut request = self
             .inner
             .http

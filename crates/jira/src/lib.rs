@@ -16,7 +16,7 @@ mod observe;
 mod retry;
 
 pub use auth::Auth;
-pub use client::{ApiBase, CALL_COUNTER, Call, ClientConfig, JiraClient};
+pub use client::{ApiBase, CALL_TALLY, Call, CallTally, ClientConfig, JiraClient};
 pub use error::{Error, ErrorBody};
 pub use model::*;
 pub use oauth::{OAuthApp, OAuthError, TokenSet};

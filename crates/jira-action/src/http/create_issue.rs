@@ -1,14 +1,15 @@
 //! `POST /create_issue`: the tool itself.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
-use jira::{Auth, EntityProperty, IdRef, JiraClient, NewIssue, NewIssueFields};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jira::{Auth, CallTally, EntityProperty, IdRef, JiraClient, NewIssue, NewIssueFields};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -29,22 +30,23 @@ pub async fn handle(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Error> {
+) -> Response {
+    let started = Instant::now();
     let signature = if state.verifier.is_some() {
         "verified"
     } else {
         "unchecked"
     };
-    let calls = Arc::new(AtomicU32::new(0));
+    let tally = Arc::new(CallTally::default());
     let mut guard = Unfinished {
         state: Arc::clone(&state),
         trace: Some(Trace::new(&headers, signature)),
-        calls: Arc::clone(&calls),
+        tally: Arc::clone(&tally),
     };
     let result = match guard.trace.as_mut() {
         Some(trace) => {
             let work =
-                jira::CALL_COUNTER.scope(Arc::clone(&calls), run(&state, &headers, body, trace));
+                jira::CALL_TALLY.scope(Arc::clone(&tally), run(&state, &headers, body, trace));
             match tokio::time::timeout(state.config.request_timeout(), work).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::Timeout),
@@ -60,12 +62,58 @@ pub async fn handle(
     {
         tokens.forget();
     }
-    if let Some(trace) = guard.trace.take() {
-        trace
-            .finish(&state, &result, calls.load(Ordering::Relaxed))
-            .await;
+    let in_store = match guard.trace.take() {
+        Some(trace) => trace.finish(&state, &result, tally.calls()).await,
+        None => Duration::ZERO,
+    };
+    let mut response = result.map(Json).into_response();
+    let timing = Timing::of(started.elapsed(), &tally, in_store);
+    state.metrics.observe(
+        "jira_action_request_added_seconds",
+        &[("route", "/create_issue")],
+        timing.added,
+    );
+    if let Ok(value) = HeaderValue::from_str(&timing.header()) {
+        response.headers_mut().insert("server-timing", value);
     }
-    result.map(Json)
+    response
+}
+
+/// Where a request's time went, for the `Server-Timing` header and the
+/// added-time histogram: an operator (or the benchmark) can tell Jira's
+/// latency from jira-action's own without correlating logs.
+struct Timing {
+    jira: Duration,
+    pause: Duration,
+    store: Duration,
+    added: Duration,
+}
+
+impl Timing {
+    fn of(total: Duration, tally: &CallTally, store: Duration) -> Timing {
+        let (jira, pause) = (tally.calling(), tally.pausing());
+        Timing {
+            jira,
+            pause,
+            store,
+            added: total.saturating_sub(jira + pause),
+        }
+    }
+
+    /// `jira` (calls to Jira), `pause` (rate limit and retry back-off),
+    /// `store` (claims and the audit record) and `app` (everything but
+    /// `jira` and `pause`, so `store` included), in milliseconds as the
+    /// header's `dur` wants.
+    fn header(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "jira;dur={:.3}, pause;dur={:.3}, store;dur={:.3}, app;dur={:.3}",
+            ms(self.jira),
+            ms(self.pause),
+            ms(self.store),
+            ms(self.added)
+        )
+    }
 }
 
 /// A request's trace until it is written. When the caller hangs up, hyper
@@ -74,7 +122,7 @@ pub async fn handle(
 struct Unfinished {
     state: Arc<AppState>,
     trace: Option<Trace>,
-    calls: Arc<AtomicU32>,
+    tally: Arc<CallTally>,
 }
 
 impl Drop for Unfinished {
@@ -83,7 +131,7 @@ impl Drop for Unfinished {
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             let state = Arc::clone(&self.state);
-            let calls = self.calls.load(Ordering::Relaxed);
+            let calls = self.tally.calls();
             runtime.spawn(async move { trace.abandoned(&state, calls).await });
         }
     }

@@ -144,6 +144,8 @@ pub struct Trace {
     started: Instant,
     /// The identity this request holds, and the token that proves it.
     claimed: Option<(String, String)>,
+    /// Time spent waiting on the store (claims, the record's write).
+    in_store: Duration,
 }
 
 impl Trace {
@@ -162,6 +164,7 @@ impl Trace {
             },
             started: Instant::now(),
             claimed: None,
+            in_store: Duration::ZERO,
         }
     }
 
@@ -196,7 +199,10 @@ impl Trace {
         let waiting = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
-            match state.store.claim(&request).await.map_err(store_error)? {
+            let asked = Instant::now();
+            let claim = state.store.claim(&request).await;
+            self.in_store += asked.elapsed();
+            match claim.map_err(store_error)? {
                 Claim::Claimed { recovering } => {
                     self.claimed = Some((identity.key.clone(), owner));
                     return Ok(Go::Ahead { recovering });
@@ -219,7 +225,8 @@ impl Trace {
         }
     }
 
-    /// Writes the record (and ends the claim) once the answer is known.
+    /// Writes the record (and ends the claim) once the answer is known,
+    /// and says how long the request waited on the store in all.
     /// A failure here is logged, never turned into the caller's answer:
     /// the issue exists or it does not, whatever the store says.
     pub async fn finish(
@@ -227,7 +234,7 @@ impl Trace {
         state: &AppState,
         result: &Result<Value, Error>,
         jira_calls: u32,
-    ) {
+    ) -> Duration {
         let record = &mut self.record;
         let finish = match result {
             Ok(answer) => {
@@ -253,7 +260,7 @@ impl Trace {
                 }
             }
         };
-        self.write(state, &finish, jira_calls).await;
+        self.write(state, &finish, jira_calls).await
     }
 
     /// The caller hung up before the answer: whether the create was sent
@@ -265,7 +272,8 @@ impl Trace {
         self.write(state, &Finish::Uncertain, jira_calls).await;
     }
 
-    async fn write(mut self, state: &AppState, finish: &Finish, jira_calls: u32) {
+    async fn write(mut self, state: &AppState, finish: &Finish, jira_calls: u32) -> Duration {
+        let asked = Instant::now();
         let record = &mut self.record;
         record.latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
         record.jira_calls = i64::from(jira_calls);
@@ -286,6 +294,7 @@ impl Trace {
         if let Err(err) = written {
             tracing::error!(cause = %err, "cannot write the audit record");
         }
+        self.in_store + asked.elapsed()
     }
 }
 
