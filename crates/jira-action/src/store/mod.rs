@@ -754,6 +754,40 @@ mod tests {
         assert_eq!(records.len(), 2);
     }
 
+    /// The writer leaves checkpoints to the checkpointer's thread: a few
+    /// hundred records (well under SQLite's own 1,000-page threshold) reach
+    /// the database file within seconds, without any commit doing it.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.db");
+        let store = Store::open(path.to_str().expect("utf-8"), 1)
+            .await
+            .expect("opens");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        for n in 0..300 {
+            let record = AuditRecord {
+                id: format!("r{n}"),
+                summary: Some("x".repeat(2000)),
+                ..AuditRecord::default()
+            };
+            store.record(&record).await.expect("recorded");
+        }
+        let wal = dir.path().join("store.db-wal");
+        assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 300 * 2000);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while size() < before + 300 * 2000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            size() >= before + 300 * 2000,
+            "database file {} bytes, was {before}",
+            size()
+        );
+    }
+
     #[tokio::test]
     async fn an_expired_lease_or_an_uncertain_outcome_is_taken_over() {
         for (store, _dir) in stores().await {

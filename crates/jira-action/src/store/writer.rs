@@ -16,6 +16,12 @@
 //! busy timeout). Each operation runs in its own savepoint: one that fails
 //! is rolled back and answered with its error, and the rest of the batch
 //! still commits.
+//!
+//! Checkpoints (copying the WAL back into the database file, with an
+//! fsync) are not left to whichever commit crosses SQLite's threshold: that
+//! commit would hold every request of its batch for milliseconds. A second
+//! thread with its own connection checkpoints every second instead
+//! (`PASSIVE`: it never blocks the writer).
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,6 +41,9 @@ const MAX_BATCH: usize = 512;
 
 /// How long a write waits for another process holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// A claim, owned so that it can cross to the writer's thread.
 #[derive(Debug)]
@@ -87,11 +96,27 @@ impl Writer {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(sqlite_error)?;
+        // Checkpoints are the checkpointer's (see the module's comment).
+        connection
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sqlite_error)?;
         connection.set_prepared_statement_cache_capacity(16);
+        let checkpoints = Connection::open(path).map_err(sqlite_error)?;
+        checkpoints
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(sqlite_error)?;
+        let (running, stopped) = std::sync::mpsc::channel::<()>();
         let (queue, ops) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpoint_until(checkpoints, &stopped))
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(connection, ops))
+            .spawn(move || {
+                run(connection, ops);
+                drop(running);
+            })
             .map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(Writer { queue })
     }
@@ -214,6 +239,27 @@ fn run(mut connection: Connection, mut ops: mpsc::Receiver<Op>) {
                 refuse(op);
             }
             let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Checkpoints every [`CHECKPOINT_EVERY`] until the writer stops (its end
+/// of `stopped` is dropped), and once more then.
+fn checkpoint_until(connection: Connection, stopped: &std::sync::mpsc::Receiver<()>) {
+    loop {
+        let last = !matches!(
+            stopped.recv_timeout(CHECKPOINT_EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        // (busy, WAL frames, frames checkpointed): only errors matter here.
+        let done = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        if let Err(err) = done {
+            tracing::warn!(cause = %err, "store: checkpoint failed");
+        }
+        if last {
             return;
         }
     }
