@@ -33,6 +33,8 @@ pub struct Outcome {
     pub server_app_micros: Option<u64>,
     /// Of which waiting on the store (`store`).
     pub server_store_micros: Option<u64>,
+    /// The time the server waited for Jira (`jira` + `pause`).
+    pub server_jira_micros: Option<u64>,
 }
 
 /// The `<name>;dur=<ms>` of a `Server-Timing` header, in microseconds.
@@ -143,16 +145,20 @@ impl Load {
             .body(body)
             .send()
             .await;
-        let (status, code, key, server_app, server_store) = match sent {
+        let (status, code, key, timing) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let server_app = server_timing(response.headers(), "app");
-                let server_store = server_timing(response.headers(), "store");
+                let h = response.headers();
+                let timing = [
+                    server_timing(h, "app"),
+                    server_timing(h, "store"),
+                    server_timing(h, "jira").and_then(|j| Some(j + server_timing(h, "pause")?)),
+                ];
                 let json: Value = response.json().await.unwrap_or(Value::Null);
                 let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
-                (status, text("error"), text("key"), server_app, server_store)
+                (status, text("error"), text("key"), timing)
             }
-            Err(_) => (0, None, None, None, None),
+            Err(_) => (0, None, None, [None; 3]),
         };
         let outcome = Outcome {
             seq,
@@ -162,8 +168,9 @@ impl Load {
             status,
             code,
             key,
-            server_app_micros: server_app,
-            server_store_micros: server_store,
+            server_app_micros: timing[0],
+            server_store_micros: timing[1],
+            server_jira_micros: timing[2],
         };
         self.outcomes
             .lock()

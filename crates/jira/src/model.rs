@@ -131,7 +131,7 @@ pub struct EntityProperty {
 
 /// The fields of a new issue, typed for what jira-action sets; anything a
 /// site additionally needs goes in `extra` (custom fields by id).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize)]
 pub struct NewIssueFields {
     pub project: IdRef,
     pub issuetype: IdRef,
@@ -140,9 +140,10 @@ pub struct NewIssueFields {
     pub priority: Option<IdRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<IdRef>,
-    /// An ADF document.
+    /// An ADF document, already serialised: it is the largest part of a
+    /// create and goes into the body as it is, never through a `Value`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Value>,
+    pub description: Option<Box<serde_json::value::RawValue>>,
     /// User fields take `{"id": accountId}` (Atlassian's documented form).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee: Option<IdRef>,
@@ -159,7 +160,7 @@ pub struct NewIssueFields {
 }
 
 /// The body of `POST /rest/api/3/issue`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize)]
 pub struct NewIssue {
     pub fields: NewIssueFields,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -317,18 +317,27 @@ async fn prepare(
         .map(|settings| settings.defaults.clone())
         .unwrap_or_default();
 
-    let description = input.description.as_deref().and_then(|text| {
-        let doc = match state.config.description_format {
-            DescriptionFormat::Markdown => adf::from_markdown(text),
-            DescriptionFormat::Plain => adf::from_plain_text(text),
-        };
-        (!doc.is_empty()).then(|| doc.to_value())
-    });
+    let description = match input.description.as_deref() {
+        Some(text) => {
+            let doc = match state.config.description_format {
+                DescriptionFormat::Markdown => adf::from_markdown(text),
+                DescriptionFormat::Plain => adf::from_plain_text(text),
+            };
+            match doc.is_empty() {
+                true => None,
+                false => Some(
+                    serde_json::value::to_raw_value(&doc)
+                        .map_err(|e| Error::Internal(format!("ADF: {e}")))?,
+                ),
+            }
+        }
+        None => None,
+    };
     let marker = Marker {
         request_id: caller.request_id.clone(),
         idempotency_key: caller.idempotency_key.clone(),
     };
-    let issue = NewIssue {
+    let mut issue = NewIssue {
         fields: NewIssueFields {
             project: IdRef::new(project.id.clone()),
             issuetype: IdRef::new(issue_type),
@@ -353,15 +362,7 @@ async fn prepare(
             value: marker.property_value(),
         }],
     };
-    let sent = match serde_json::to_value(&issue.fields) {
-        Ok(Value::Object(map)) => map,
-        _ => {
-            return Err(Error::Internal(
-                "fields do not serialize to an object".into(),
-            ));
-        }
-    };
-    let problems = fields::check(&meta, &sent);
+    let problems = fields::check(&meta, &fields_to_check(&mut issue.fields)?);
     if !problems.is_empty() {
         return Err(Error::InvalidFields(problems));
     }
@@ -372,6 +373,26 @@ async fn prepare(
         reporter_account: reporter,
         reporter_set,
     })
+}
+
+/// The fields as the create sends them, for the check against the create
+/// screen. The description is only there or not (it has no allowed values),
+/// so it stands in as `null` instead of being copied into a `Value`.
+fn fields_to_check(fields: &mut NewIssueFields) -> Result<serde_json::Map<String, Value>, Error> {
+    let description = fields.description.take();
+    let sent = serde_json::to_value(&*fields);
+    fields.description = description;
+    match sent {
+        Ok(Value::Object(mut map)) => {
+            if fields.description.is_some() {
+                map.insert("description".to_owned(), Value::Null);
+            }
+            Ok(map)
+        }
+        _ => Err(Error::Internal(
+            "fields do not serialize to an object".into(),
+        )),
+    }
 }
 
 pub(super) fn caller_email(headers: &HeaderMap) -> Result<String, Error> {
