@@ -20,7 +20,7 @@ pub struct Outcome {
     pub caller: usize,
     /// The caller's first request.
     pub cold: bool,
-    /// From the (scheduled) start to the whole answer read.
+    /// From dispatch (before waiting for a permit) to the whole answer read.
     pub micros: u64,
     /// 0: no HTTP answer at all.
     pub status: u16,
@@ -216,14 +216,18 @@ impl Load {
                 let mut n: u32 = 0;
                 let mut tasks = tokio::task::JoinSet::new();
                 loop {
-                    // Scheduled, not actual, start: a slow answer cannot
-                    // delay the next request's clock (no coordinated
-                    // omission).
                     let at = started + period * n;
                     if at >= deadline {
                         break;
                     }
                     tokio::time::sleep_until(at.into()).await;
+                    // The clock starts at dispatch, before waiting for a
+                    // permit: a slow answer still delays no request's clock
+                    // (no coordinated omission), and this loop never waits
+                    // on the server. Not at `at`: tokio's timer wakes on
+                    // whole milliseconds, up to 1 ms late, and that
+                    // lateness is the load generator's, not the server's.
+                    let at = Instant::now();
                     n += 1;
                     let (caller, cold) = self.pick(&mut rng, cold_share);
                     let load = self.clone();

@@ -40,7 +40,7 @@ pub struct Opts {
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Open loop: start this many requests per second, whatever the
-    /// answers' latency (latency is measured from the scheduled start).
+    /// answers' latency (latency is measured from dispatch, before waiting for a free slot).
     #[arg(long)]
     pub rate: Option<f64>,
     /// How long the measured phase runs ("30s", "10m").
