@@ -1,12 +1,21 @@
-//! The SQLite store's single writer: one connection on its own thread that
-//! applies claims, claim ends and audit records in batches, one transaction
-//! per batch (group commit).
+//! The SQLite store's single writer: one connection that applies claims,
+//! claim ends and audit records in batches, one transaction per batch
+//! (group commit).
 //!
 //! Why: SQLite has one writer at a time anyway. Several pooled connections
 //! writing at once only meet `SQLITE_BUSY` and sleep in SQLite's busy
 //! handler, and sqlx runs every statement as a round trip to a per-connection
-//! thread. Here a request costs one channel send and one wake-up, whatever
-//! the load, and a batch costs one commit.
+//! thread. Here there is no thread to hand over to at all (flat combining):
+//! a request queues its operation and, if the connection is free, takes it
+//! and applies everything queued (its own and others'), batch after batch,
+//! until the queue is empty; a request that finds the connection taken just
+//! waits for its answer. At low load a write costs no wake-up of another
+//! thread; under load the batches grow and a batch costs one commit.
+//! (A dedicated writer thread cost two thread wake-ups per write, which on a
+//! busy machine were most of a request's time in the store.) On a
+//! multi-threaded runtime the batch runs in `block_in_place`, so the
+//! worker's other tasks move on while SQLite works or waits on another
+//! process's lock.
 //!
 //! Nothing is answered before its batch has committed: a claim, a claim's
 //! end (which a replay depends on) and an audit record are durable (to the
@@ -19,25 +28,18 @@
 //!
 //! Checkpoints (copying the WAL back into the database file, with an
 //! fsync) are not left to whichever commit crosses SQLite's threshold: that
-//! commit would hold every request of its batch for milliseconds. A second
-//! thread with its own connection checkpoints every second instead
-//! (`PASSIVE`: it never blocks the writer).
+//! commit would hold every request of its batch for milliseconds. A thread
+//! with its own connection checkpoints every second instead (`PASSIVE`: it
+//! never blocks the writer).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
 
 use super::{AuditRecord, Claim, Decision, Existing, Finish, StoreError, decide, millis, now_ms};
-
-/// Operations waiting for the writer; senders wait when it is this far
-/// behind (back-pressure instead of unbounded memory).
-const QUEUE: usize = 4096;
-
-/// The most operations in one transaction: bounds how long the first of a
-/// batch waits for the last.
-const MAX_BATCH: usize = 512;
 
 /// How long a write waits for another process holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,7 +47,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// A claim, owned so that it can cross to the writer's thread.
+/// A claim, owned so that it can wait in the queue.
 #[derive(Debug)]
 pub(super) struct OwnedClaim {
     pub key: String,
@@ -68,15 +70,33 @@ enum Op {
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     Record(AuditRecord, oneshot::Sender<Result<(), StoreError>>),
-    /// Stop after what is queued before it.
-    Close(oneshot::Sender<()>),
 }
 
-/// The writer's handle; clones share the one writer, which stops when the
-/// last clone is dropped or [`Writer::close`] is called.
-#[derive(Clone, Debug)]
+/// The writer's handle; clones share the one connection.
+#[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Op>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    /// Whoever holds it applies the queue; `None` once closed.
+    connection: Mutex<Option<Connection>>,
+    /// Operations waiting for a batch.
+    queue: Mutex<Vec<Op>>,
+    /// Dropping it stops the checkpointer.
+    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another holder left nothing half-done that matters here:
+    // the connection rolls back an unfinished transaction on its next use.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn closed() -> StoreError {
@@ -85,16 +105,19 @@ fn closed() -> StoreError {
 
 impl Writer {
     /// Opens a connection to the (already migrated) file and starts the
-    /// writer's thread.
+    /// checkpointer's thread.
     pub(super) fn start(path: &Path) -> Result<Writer, StoreError> {
         let connection = Connection::open(path).map_err(sqlite_error)?;
-        connection
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(sqlite_error)?;
         // The journal mode is the file's (set by the pool); synchronous is
         // per connection: NORMAL under WAL survives a process crash.
         connection
             .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sqlite_error)?;
+        // A batch runs on the caller's thread and must not wait there for
+        // another writer: it finds out at once and then waits off the
+        // runtime (see `begin`).
+        connection
+            .busy_timeout(Duration::ZERO)
             .map_err(sqlite_error)?;
         // Checkpoints are the checkpointer's (see the module's comment).
         connection
@@ -106,19 +129,17 @@ impl Writer {
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite_error)?;
         let (running, stopped) = std::sync::mpsc::channel::<()>();
-        let (queue, ops) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || checkpoint_until(checkpoints, &stopped))
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || {
-                run(connection, ops);
-                drop(running);
-            })
-            .map_err(|e| StoreError::Io(e.to_string()))?;
-        Ok(Writer { queue })
+        Ok(Writer {
+            shared: Arc::new(Shared {
+                connection: Mutex::new(Some(connection)),
+                queue: Mutex::new(Vec::new()),
+                checkpoints: Mutex::new(Some(running)),
+            }),
+        })
     }
 
     async fn call<T>(
@@ -126,7 +147,8 @@ impl Writer {
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(op(reply)).await.map_err(|_| closed())?;
+        locked(&self.shared.queue).push(op(reply));
+        self.shared.combine();
         answer.await.map_err(|_| closed())?
     }
 
@@ -157,11 +179,78 @@ impl Writer {
         self.call(|reply| Op::Record(record, reply)).await
     }
 
-    /// Applies what is queued, then stops the writer.
+    /// Applies what is queued, then closes the connection (later
+    /// operations are refused) and stops the checkpointer after a last
+    /// checkpoint.
     pub(super) async fn close(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.queue.send(Op::Close(reply)).await.is_ok() {
-            let _ = done.await;
+        let shared = Arc::clone(&self.shared);
+        let closing = move || {
+            let mut connection = locked(&shared.connection);
+            let queued = std::mem::take(&mut *locked(&shared.queue));
+            if let Some(open) = connection.as_mut() {
+                apply_and_answer(open, queued);
+            }
+            *connection = None;
+            locked(&shared.checkpoints).take();
+        };
+        // It may wait for a batch in progress: not on a runtime's worker.
+        if let Err(err) = tokio::task::spawn_blocking(closing).await {
+            tracing::error!(cause = %err, "store: closing the writer failed");
+        }
+    }
+}
+
+impl Shared {
+    /// Applies the queue if no one else is: whoever finds the connection
+    /// free applies every queued operation, batch after batch, until the
+    /// queue is empty. A caller that finds it taken leaves its operation to
+    /// the holder, who looks at the queue again after letting go (so an
+    /// operation queued just before that is never left behind).
+    fn combine(&self) {
+        loop {
+            let mut connection = match self.connection.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            loop {
+                let batch = std::mem::take(&mut *locked(&self.queue));
+                if batch.is_empty() {
+                    break;
+                }
+                match connection.as_mut() {
+                    Some(open) => apply_and_answer(open, batch),
+                    None => batch.into_iter().for_each(refuse),
+                }
+            }
+            drop(connection);
+            if locked(&self.queue).is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `work` in `block_in_place` on a multi-threaded runtime (the
+/// worker's other tasks move to another thread meanwhile), as it is
+/// elsewhere (a current-thread runtime, as in tests and one-shot commands).
+/// Only for waiting on another writer: `block_in_place` hands the worker
+/// to a new thread, which costs more than a batch does.
+fn off_the_runtime<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// One batch: applied in one transaction, answered after it commits.
+fn apply_and_answer(connection: &mut Connection, batch: Vec<Op>) {
+    let mut answers = Vec::with_capacity(batch.len());
+    match apply(connection, batch.into_iter(), &mut answers) {
+        Ok(()) => answers.into_iter().for_each(Answer::send),
+        Err(err) => {
+            tracing::error!(cause = %err, "store: a batch did not commit");
+            answers.into_iter().for_each(|a| a.fail(&err));
         }
     }
 }
@@ -196,6 +285,16 @@ impl Answer {
         }
     }
 
+    /// An operation whose batch could not begin; [`Answer::fail`] gives
+    /// it the reason.
+    fn unapplied(op: Op) -> Answer {
+        match op {
+            Op::Claim(_, reply) => Answer::Claim(reply, Err(closed())),
+            Op::Finish { reply, .. } => Answer::Held(reply, Err(closed())),
+            Op::Record(_, reply) => Answer::Recorded(reply, Err(closed())),
+        }
+    }
+
     /// The batch did not commit: every operation in it failed.
     fn fail(self, err: &StoreError) {
         let err = || StoreError::Sqlite(err.to_string());
@@ -203,43 +302,6 @@ impl Answer {
             Answer::Claim(reply, _) => drop(reply.send(Err(err()))),
             Answer::Held(reply, _) => drop(reply.send(Err(err()))),
             Answer::Recorded(reply, _) => drop(reply.send(Err(err()))),
-        }
-    }
-}
-
-fn run(mut connection: Connection, mut ops: mpsc::Receiver<Op>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut answers = Vec::with_capacity(MAX_BATCH);
-    loop {
-        // Waits for work, then takes whatever else has queued meanwhile.
-        if ops.blocking_recv_many(&mut batch, MAX_BATCH) == 0 {
-            return;
-        }
-        let mut close = None;
-        if let Some(at) = batch.iter().position(|op| matches!(op, Op::Close(_))) {
-            for op in batch.drain(at..) {
-                match op {
-                    Op::Close(done) if close.is_none() => close = Some(done),
-                    // Ops queued behind the close: refused, like later ones.
-                    other => refuse(other),
-                }
-            }
-        }
-        let committed = apply(&mut connection, batch.drain(..), &mut answers);
-        match committed {
-            Ok(()) => answers.drain(..).for_each(Answer::send),
-            Err(err) => {
-                tracing::error!(cause = %err, "store: a batch did not commit");
-                answers.drain(..).for_each(|a| a.fail(&err));
-            }
-        }
-        if let Some(done) = close {
-            ops.close();
-            while let Ok(op) = ops.try_recv() {
-                refuse(op);
-            }
-            let _ = done.send(());
-            return;
         }
     }
 }
@@ -270,7 +332,6 @@ fn refuse(op: Op) {
         Op::Claim(_, reply) => drop(reply.send(Err(closed()))),
         Op::Finish { reply, .. } => drop(reply.send(Err(closed()))),
         Op::Record(_, reply) => drop(reply.send(Err(closed()))),
-        Op::Close(done) => drop(done.send(())),
     }
 }
 
@@ -280,13 +341,15 @@ fn apply(
     batch: impl Iterator<Item = Op>,
     answers: &mut Vec<Answer>,
 ) -> Result<(), StoreError> {
-    let mut tx = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sqlite_error)?;
+    if let Err(err) = begin(connection) {
+        // Every operation gets the error (see `Answer::fail`).
+        answers.extend(batch.map(Answer::unapplied));
+        return Err(sqlite_error(err));
+    }
     for op in batch {
         let answer = match op {
             Op::Claim(claim, reply) => {
-                Answer::Claim(reply, in_savepoint(&mut tx, |tx| claim_in(tx, &claim)))
+                Answer::Claim(reply, in_savepoint(connection, |tx| claim_in(tx, &claim)))
             }
             Op::Finish {
                 key,
@@ -297,31 +360,55 @@ fn apply(
                 reply,
             } => Answer::Held(
                 reply,
-                in_savepoint(&mut tx, |tx| {
+                in_savepoint(connection, |tx| {
                     finish_in(tx, &key, &owner, &finish, window, &record)
                 }),
             ),
             Op::Record(record, reply) => Answer::Recorded(
                 reply,
-                in_savepoint(&mut tx, |tx| insert_audit(tx, &record).map(drop)),
+                in_savepoint(connection, |tx| insert_audit(tx, &record).map(drop)),
             ),
-            Op::Close(done) => {
-                let _ = done.send(());
-                continue;
-            }
         };
         answers.push(answer);
     }
-    tx.commit().map_err(sqlite_error)
+    connection.execute_batch("COMMIT").map_err(|err| {
+        let _ = connection.execute_batch("ROLLBACK");
+        sqlite_error(err)
+    })
+}
+
+/// `BEGIN IMMEDIATE`: takes the write lock at once when it is free (the
+/// usual case: this is the process's only writer of requests). When another
+/// connection holds it (this process's pool at a retention sweep, or
+/// another process sharing the file), waits up to [`BUSY_TIMEOUT`] off the
+/// runtime.
+fn begin(connection: &mut Connection) -> rusqlite::Result<()> {
+    if !connection.is_autocommit() {
+        // A batch cut short (it cannot be, short of a panic) left its
+        // transaction open: nothing of it was answered, so undo it.
+        connection.execute_batch("ROLLBACK")?;
+    }
+    match connection.execute_batch("BEGIN IMMEDIATE") {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            tracing::debug!("store: another writer holds the database; waiting");
+        }
+        other => return other,
+    }
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    let began = off_the_runtime(|| connection.execute_batch("BEGIN IMMEDIATE"));
+    connection.busy_timeout(Duration::ZERO)?;
+    began
 }
 
 /// Runs `f` in a savepoint: its writes are kept if it succeeds and undone
 /// if it fails, without ending the batch's transaction.
 fn in_savepoint<T>(
-    tx: &mut Transaction<'_>,
+    connection: &mut Connection,
     f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> Result<T, StoreError> {
-    let savepoint = tx.savepoint().map_err(sqlite_error)?;
+    let savepoint = connection.savepoint().map_err(sqlite_error)?;
     match f(&savepoint) {
         Ok(value) => {
             savepoint.commit().map_err(sqlite_error)?;
