@@ -200,13 +200,19 @@ impl Writer {
     }
 }
 
+/// The most batches one caller applies before handing the rest of the
+/// queue to a task of its own: bounds what a request pays for others.
+const BATCHES_PER_CALLER: usize = 4;
+
 impl Shared {
     /// Applies the queue if no one else is: whoever finds the connection
     /// free applies every queued operation, batch after batch, until the
-    /// queue is empty. A caller that finds it taken leaves its operation to
-    /// the holder, who looks at the queue again after letting go (so an
+    /// queue is empty (or, past [`BATCHES_PER_CALLER`], leaves the rest to
+    /// a task it spawns). A caller that finds it taken leaves its operation
+    /// to the holder, who looks at the queue again after letting go (so an
     /// operation queued just before that is never left behind).
-    fn combine(&self) {
+    fn combine(self: &Arc<Self>) {
+        let mut batches = 0;
         loop {
             let mut connection = match self.connection.try_lock() {
                 Ok(guard) => guard,
@@ -214,10 +220,20 @@ impl Shared {
                 Err(TryLockError::WouldBlock) => return,
             };
             loop {
+                if batches == BATCHES_PER_CALLER
+                    && !locked(&self.queue).is_empty()
+                    && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                {
+                    drop(connection);
+                    let shared = Arc::clone(self);
+                    runtime.spawn(async move { shared.combine() });
+                    return;
+                }
                 let batch = std::mem::take(&mut *locked(&self.queue));
                 if batch.is_empty() {
                     break;
                 }
+                batches += 1;
                 match connection.as_mut() {
                     Some(open) => apply_and_answer(open, batch),
                     None => batch.into_iter().for_each(refuse),
