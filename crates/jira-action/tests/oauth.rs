@@ -412,6 +412,38 @@ async fn a_revoked_connection_refuses_clearly_until_an_admin_consents_again() {
 }
 
 #[tokio::test]
+async fn a_token_jira_ends_early_is_refreshed_by_the_next_request() {
+    let (sim, dir, store, _app) = connected(Duration::from_secs(3600)).await;
+    let server = app::start(oauth_config(&sim, &dir))
+        .await
+        .expect("server starts");
+    let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("Before")).await;
+    assert_eq!(status, 200, "{answer}");
+    let before = store.oauth_get().await.expect("read").expect("stored");
+
+    // Jira ends the token an hour early (revoked, or a clock ahead).
+    sim.sim.expire_access_tokens();
+    let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("Refused")).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("jira_unauthorized")),
+        "{answer}"
+    );
+    let row = store.oauth_get().await.expect("read").expect("stored");
+    assert!(row.expires_at_ms < before.expires_at_ms, "marked expired");
+
+    // Not an hour of 401s: the next request refreshes, once.
+    let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("After")).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = post(&server, demo::ALICE_EMAIL, &issue("And after")).await;
+    assert_eq!(status, 200);
+    assert_eq!(sim.sim.oauth_refreshes(), 1);
+    let row = store.oauth_get().await.expect("read").expect("stored");
+    assert_ne!(row.access_token, before.access_token);
+    assert_eq!(row.status, "ok");
+}
+
+#[tokio::test]
 async fn without_a_connection_the_server_does_not_start() {
     let sim = sim_with_ttl(Duration::from_secs(3600)).await;
     let dir = tempfile::tempdir().expect("dir");

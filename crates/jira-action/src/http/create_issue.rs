@@ -55,12 +55,11 @@ pub async fn handle(
         None => Err(Error::Internal("no trace".into())),
     };
     // Jira refused the server's OAuth token (revoked early, or expired
-    // sooner than it said): the next request re-reads the store, where
-    // another process may already have put a new one.
+    // sooner than it said): the next request gets a refreshed one.
     if let (Some(tokens), Err(Error::Jira(jira::Error::Api { status: 401, .. }))) =
         (&state.tokens, &result)
     {
-        tokens.forget();
+        tokens.refused().await;
     }
     let in_store = match guard.trace.take() {
         Some(trace) => trace.finish(&state, &result, tally.calls()).await,

@@ -47,6 +47,8 @@ pub enum TokenError {
 
 struct Cached {
     token: SecretString,
+    /// The token as the store holds it (sealed), to name it there.
+    sealed: String,
     /// When to stop using it: the expiry less the refresh margin.
     use_until_ms: i64,
     expires_at_ms: i64,
@@ -162,11 +164,24 @@ impl TokenManager {
         }
     }
 
-    /// Forgets the cached token (e.g. after Jira refused it), so the next
-    /// request re-reads the store.
-    pub fn forget(&self) {
-        if let Ok(mut cached) = self.cached.write() {
-            *cached = None;
+    /// Jira refused the access token in use (401) before its stated
+    /// expiry: revoked, or ended early. Forgets it and marks it expired in
+    /// the store, so the next request refreshes it (once, for every
+    /// process sharing the store) instead of failing until the expiry.
+    /// A token another process has already replaced is left alone.
+    pub async fn refused(&self) {
+        let refused = match self.cached.write() {
+            Ok(mut cached) => cached.take(),
+            Err(_) => None,
+        };
+        // Requests refused together: the first one does it.
+        let Some(refused) = refused else { return };
+        match self.store.oauth_expire(&refused.sealed).await {
+            Ok(true) => tracing::warn!("Jira refused the OAuth access token early; refreshing it"),
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot mark the refused OAuth token expired")
+            }
         }
     }
 
@@ -188,6 +203,7 @@ impl TokenManager {
         if let Ok(mut cached) = self.cached.write() {
             *cached = Some(Cached {
                 token: token.clone(),
+                sealed: row.access_token.clone(),
                 use_until_ms,
                 expires_at_ms: row.expires_at_ms,
             });

@@ -119,6 +119,23 @@ impl Store {
         Ok(stored == 1)
     }
 
+    /// Marks `access_token` (sealed, as stored) expired now, if it is still
+    /// the stored one and not already expired; says whether it was.
+    pub async fn oauth_expire(&self, access_token: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let expired = on_pool!(self, pool => sqlx::query(
+            "UPDATE oauth_tokens SET expires_at = $3 \
+             WHERE id = $1 AND access_token = $2 AND expires_at > $3",
+        )
+        .bind(ID)
+        .bind(access_token)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(expired == 1)
+    }
+
     /// Ends the lease, recording `status` (e.g. re-consent needed).
     pub async fn oauth_release(
         &self,
