@@ -15,6 +15,17 @@ use crate::simserve::MARKER;
 /// timeout" costs little.
 pub const JIRA_TIMEOUT_MS: u64 = 1000;
 
+/// What an `--auth oauth` run needs for its check.
+pub struct OAuthRun {
+    pub ttl: Duration,
+    /// Warm-up included: refreshes are counted from the login.
+    pub measured: Duration,
+    /// Tokens ended early by the fault injection.
+    pub early_ends: u32,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+}
+
 /// Every error code the README documents, with its status.
 const DOCUMENTED: &[(&str, u16)] = &[
     ("missing_user_email", 400),
@@ -50,6 +61,8 @@ const DOCUMENTED: &[(&str, u16)] = &[
     ("jira_unavailable", 502),
     ("jira_misconfigured", 502),
     ("overloaded", 503),
+    ("oauth_reconsent_needed", 503),
+    ("oauth_refresh_failed", 502),
     ("jira_timeout", 504),
     ("timeout", 504),
     ("internal", 500),
@@ -58,9 +71,13 @@ const DOCUMENTED: &[(&str, u16)] = &[
 /// Injects one fault family per second, round robin, until `duration` is
 /// nearly over: 429 storms with `Retry-After`, 5xx bursts, creates slower
 /// than the server's Jira timeout, creates applied whose connection then
-/// drops, and the API token revoked for a moment.
-pub async fn inject(sim: Sim, duration: Duration) {
+/// drops, and the credential ended: the API token revoked for a moment, or
+/// (`oauth`) every OAuth access token ended early. With OAuth the tokens
+/// also expire on their own every `--oauth-token-ttl`. Returns how many
+/// times the credential was ended.
+pub async fn inject(sim: Sim, duration: Duration, oauth: bool) -> u32 {
     let start = Instant::now();
+    let mut credential_ends = 0;
     let step = Duration::from_secs(1);
     let token = CredentialKind::Basic {
         email: demo::ADMIN_EMAIL.to_owned(),
@@ -87,11 +104,18 @@ pub async fn inject(sim: Sim, duration: Duration) {
             ),
             3 => sim
                 .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop).times(3)),
+            _ if oauth => {
+                // A token ending before its stated expiry: requests in
+                // flight get 401 jira_unauthorized, the next ones a
+                // refreshed token.
+                sim.expire_access_tokens();
+                credential_ends += 1;
+            }
             _ => {
                 // A token expiring mid-run: API tokens have no refresh, so
                 // the affected requests must get 401 jira_unauthorized.
-                // (The OAuth refresh case waits for an OAuth mode.)
                 sim.remove_credential(&token);
+                credential_ends += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 sim.set_credentials(demo::credentials());
             }
@@ -100,6 +124,7 @@ pub async fn inject(sim: Sim, duration: Duration) {
         tokio::time::sleep(step).await;
     }
     sim.clear_faults();
+    credential_ends
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,10 +199,53 @@ pub async fn check_all(
     load: &Load,
     outcomes: &[Outcome],
     audit: Audit<'_>,
+    oauth: Option<OAuthRun>,
 ) -> Vec<Check> {
     let issues = sim.issues();
     let by_seq: HashMap<u64, &Outcome> = outcomes.iter().map(|o| (o.seq, o)).collect();
     let mut checks = Vec::new();
+
+    // OAuth: tokens expired on their own many times; each was refreshed
+    // before use (no request failed for it), and early ends cost only the
+    // requests in flight.
+    if let Some(run) = oauth {
+        let refreshes = sim.oauth_refreshes();
+        let expiries = (run.measured.as_secs_f64() / run.ttl.as_secs_f64()).floor() as u64;
+        let reconsent: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.code.as_deref().is_some_and(|c| c.starts_with("oauth_")))
+            .map(|o| format!("request {} got {}", o.seq, o.code.as_deref().unwrap_or("")))
+            .collect();
+        let mut failures = reconsent;
+        if refreshes < expiries.saturating_sub(1).max(1) {
+            failures.push(format!(
+                "{refreshes} refreshes for {expiries} token lifetimes in the run"
+            ));
+        }
+        let unauthorized = outcomes
+            .iter()
+            .filter(|o| o.code.as_deref() == Some("jira_unauthorized"))
+            .count();
+        // Each early end costs the requests in flight, not the requests of
+        // the token's remaining lifetime (twice the in-flight bound: some
+        // start before the first 401 has marked the token expired).
+        let bound = 2 * run.concurrency * run.early_ends as usize;
+        if unauthorized > bound {
+            failures.push(format!(
+                "{unauthorized} requests got 401 for {} early ends with at most {} in flight",
+                run.early_ends, run.concurrency
+            ));
+        }
+        checks.push(check(
+            "OAuth tokens expiring mid-run are refreshed",
+            &failures,
+            format!(
+                "{refreshes} refreshes (tokens live {:?}), no oauth_* error; {unauthorized} requests \
+                 in flight when a token was ended early ({}×) got 401 jira_unauthorized",
+                run.ttl, run.early_ends
+            ),
+        ));
+    }
 
     // No duplicate issue: each request has its own summary.
     let mut per_seq: HashMap<u64, Vec<&str>> = HashMap::new();

@@ -14,6 +14,7 @@
 
 mod faults;
 mod load;
+mod oauth;
 mod report;
 mod server;
 mod simserve;
@@ -77,6 +78,15 @@ pub struct Opts {
     /// --faults read only what every issue keeps (key, summary, reporter).
     #[arg(long, default_value_t = 10_000)]
     pub sim_retain_bodies: usize,
+    /// How the server authenticates to Jira: `api-token`, or `oauth` (a
+    /// 3LO connection made by `jira-action oauth login`, with access tokens
+    /// living --oauth-token-ttl, so that they expire during the run; under
+    /// --faults, some are also ended early).
+    #[arg(long, default_value = "api-token", value_parser = ["api-token", "oauth"])]
+    pub auth: String,
+    /// Lifetime of the simulator's OAuth access tokens (Atlassian: 1 h).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub oauth_token_ttl: Duration,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -175,6 +185,10 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
         latency: Duration::from_millis(opts.jira_latency_ms),
         validate_adf: opts.validate_adf || opts.faults,
         retain_bodies: Some(opts.sim_retain_bodies),
+        oauth: jira_sim::OAuthConfig {
+            access_token_ttl: opts.oauth_token_ttl,
+            ..jira_sim::OAuthConfig::default()
+        },
         ..SimConfig::default()
     });
     let recorder = Arc::new(simserve::Recorder::default());
@@ -191,6 +205,13 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
     // start-up: then the run goes on without them.
     let mut store = true;
     let config = dir.path().join("jira-action.toml");
+    if opts.oauth() {
+        std::fs::write(
+            &config,
+            server_config(&opts, &jira_url, &key, dir.path(), store),
+        )?;
+        oauth::login(&binary, &config).await?;
+    }
     let srv = loop {
         std::fs::write(
             &config,
@@ -228,13 +249,14 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
     let started = Instant::now();
     let fault_task = opts
         .faults
-        .then(|| tokio::spawn(faults::inject(sim.clone(), opts.duration)));
+        .then(|| tokio::spawn(faults::inject(sim.clone(), opts.duration, opts.oauth())));
     let sampler = tokio::spawn(sample_rss(srv.pid, opts.duration));
     load::Load::run(&load, &opts, opts.duration, Some(started)).await;
     let elapsed = started.elapsed();
-    if let Some(task) = fault_task {
-        let _ = task.await;
-    }
+    let early_ends = match fault_task {
+        Some(task) => task.await.unwrap_or(0),
+        None => 0,
+    };
     let after = srv.stats();
     sampler.abort();
     let outcomes = load.take_outcomes();
@@ -257,6 +279,12 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
                 config: &config,
                 enabled: store,
             },
+            opts.oauth().then_some(faults::OAuthRun {
+                ttl: opts.oauth_token_ttl,
+                measured: elapsed,
+                early_ends,
+                concurrency: opts.concurrency,
+            }),
         )
         .await;
     }
@@ -284,6 +312,12 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(checks.iter().all(|c| c.status != faults::Status::Fail))
+}
+
+impl Opts {
+    pub fn oauth(&self) -> bool {
+        self.auth == "oauth"
+    }
 }
 
 /// The warm traffic after the warm-up: no cold callers, so the cold pool is
@@ -337,6 +371,27 @@ fn server_config(
     } else {
         String::new()
     };
+    // OAuth: nothing but the stored connection says where Jira is.
+    let (jira, oauth) = if opts.oauth() {
+        (
+            "auth = \"oauth\"".to_owned(),
+            format!(
+                "\n[oauth]\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\nauth_url = \"{jira_url}\"\napi_url = \"{jira_url}\"\nredirect_uri = \"http://127.0.0.1:{port}/oauth/callback\"\ntoken_key = \"{key}\"\nrefresh_margin_secs = 1\n",
+                id = jira_sim::demo::OAUTH_CLIENT_ID,
+                secret = jira_sim::demo::OAUTH_CLIENT_SECRET,
+                port = oauth::free_port().unwrap_or(8765),
+                key = oauth::TOKEN_KEY,
+            ),
+        )
+    } else {
+        (
+            format!(
+                "url = \"{jira_url}\"\nauth = \"api-token\"\nemail = \"{}\"",
+                jira_sim::demo::ADMIN_EMAIL
+            ),
+            String::new(),
+        )
+    };
     let toml = format!(
         r#"listen = "127.0.0.1:0"
 
@@ -347,13 +402,10 @@ max_concurrent_requests = 4096
 key_file = "{key}"
 
 [jira]
-url = "{jira_url}"
-auth = "api-token"
-email = "{email}"
+{jira}
 request_timeout_ms = {timeout}
 retry_budget_ms = {budget}
-{newer}"#,
-        email = jira_sim::demo::ADMIN_EMAIL,
+{newer}{oauth}"#,
         key = key.display(),
     );
     toml
