@@ -754,6 +754,38 @@ mod tests {
         assert_eq!(records.len(), 2);
     }
 
+    /// Under steady writes the WAL is started over now and then (and cut
+    /// back to `journal_size_limit`), instead of growing as long as writes
+    /// go on: the file shrinks about once a second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_steady_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.db");
+        let store = Store::open(path.to_str().expect("utf-8"), 1)
+            .await
+            .expect("opens");
+        let wal = dir.path().join("store.db-wal");
+        let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let (mut last, mut shrank) = (0, 0);
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_millis(4500) {
+            let record = AuditRecord {
+                id: format!("r{n}"),
+                summary: Some("x".repeat(2000)),
+                ..AuditRecord::default()
+            };
+            store.record(&record).await.expect("recorded");
+            let size = wal_size();
+            if size < last {
+                shrank += 1;
+            }
+            last = size;
+            n += 1;
+        }
+        assert!(shrank >= 2, "the WAL shrank {shrank} times in {n} writes");
+    }
+
     /// Many writers at once on a multi-threaded runtime: every one is
     /// answered, only after its write committed, and nothing is lost or
     /// written twice, whoever applied it.

@@ -29,10 +29,13 @@
 //! Checkpoints (copying the WAL back into the database file, with an
 //! fsync) are not left to whichever commit crosses SQLite's threshold: that
 //! commit would hold every request of its batch for milliseconds. A thread
-//! with its own connection checkpoints every second instead (`PASSIVE`: it
-//! never blocks the writer).
+//! with its own connection checkpoints every second instead (`PASSIVE`,
+//! which never blocks the writer), and the writer copies the last few
+//! frames itself when the WAL has grown, so that it starts over and the
+//! file stays small (see `catch_up`).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -46,6 +49,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// A WAL longer than this (pages; about 4 MiB) is started over (see
+/// `catch_up`).
+const RESTART_AFTER_FRAMES: i64 = 1024;
+
+/// The size the WAL file is cut back to when it starts over.
+const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 /// A claim, owned so that it can wait in the queue.
 #[derive(Debug)]
@@ -91,6 +101,8 @@ struct Shared {
     queue: Mutex<Vec<Op>>,
     /// Dropping it stops the checkpointer.
     checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// The WAL's length at the checkpointer's last pass, in pages.
+    wal_frames: Arc<AtomicI64>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,21 +135,29 @@ impl Writer {
         connection
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sqlite_error)?;
+        connection
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(sqlite_error)?;
         connection.set_prepared_statement_cache_capacity(16);
         let checkpoints = Connection::open(path).map_err(sqlite_error)?;
         checkpoints
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite_error)?;
+        let wal_frames = Arc::new(AtomicI64::new(0));
         let (running, stopped) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("store-checkpoint".into())
-            .spawn(move || checkpoint_until(checkpoints, &stopped))
+            .spawn({
+                let wal_frames = Arc::clone(&wal_frames);
+                move || checkpoint_until(checkpoints, &stopped, &wal_frames)
+            })
             .map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(Writer {
             shared: Arc::new(Shared {
                 connection: Mutex::new(Some(connection)),
                 queue: Mutex::new(Vec::new()),
                 checkpoints: Mutex::new(Some(running)),
+                wal_frames,
             }),
         })
     }
@@ -235,7 +255,10 @@ impl Shared {
                 }
                 batches += 1;
                 match connection.as_mut() {
-                    Some(open) => apply_and_answer(open, batch),
+                    Some(open) => {
+                        apply_and_answer(open, batch);
+                        catch_up(open, &self.wal_frames);
+                    }
                     None => batch.into_iter().for_each(refuse),
                 }
             }
@@ -324,22 +347,52 @@ impl Answer {
 
 /// Checkpoints every [`CHECKPOINT_EVERY`] until the writer stops (its end
 /// of `stopped` is dropped), and once more then.
-fn checkpoint_until(connection: Connection, stopped: &std::sync::mpsc::Receiver<()>) {
+fn checkpoint_until(
+    connection: Connection,
+    stopped: &std::sync::mpsc::Receiver<()>,
+    wal_frames: &AtomicI64,
+) {
     loop {
         let last = !matches!(
             stopped.recv_timeout(CHECKPOINT_EVERY),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        // (busy, WAL frames, frames checkpointed): only errors matter here.
-        let done = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(0)
-        });
-        if let Err(err) = done {
+        if let Err(err) = checkpoint(&connection, wal_frames) {
             tracing::warn!(cause = %err, "store: checkpoint failed");
         }
         if last {
             return;
         }
+    }
+}
+
+/// One round: a `PASSIVE` checkpoint copies what it can without stopping
+/// the writer, and notes how long the WAL is.
+fn checkpoint(connection: &Connection, wal_frames: &AtomicI64) -> rusqlite::Result<()> {
+    let frames = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        row.get::<_, i64>(1)
+    })?;
+    wal_frames.store(frames, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Under steady writes the checkpointer never quite catches up with the
+/// end of the WAL, and SQLite starts the WAL over only once a checkpoint
+/// has: the file would grow without end. So when it has grown past
+/// [`RESTART_AFTER_FRAMES`], the writer itself, between batches, copies the
+/// few frames written since the checkpointer's last pass; its next write
+/// then starts the WAL over (cut back to [`WAL_SIZE_LIMIT`]). One batch a
+/// second or so pays for it, instead of every writer waiting on a lock.
+fn catch_up(connection: &Connection, wal_frames: &AtomicI64) {
+    if wal_frames.load(Ordering::Relaxed) <= RESTART_AFTER_FRAMES {
+        return;
+    }
+    wal_frames.store(0, Ordering::Relaxed);
+    let done = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    if let Err(err) = done {
+        tracing::warn!(cause = %err, "store: checkpoint failed");
     }
 }
 
