@@ -210,6 +210,15 @@ impl Load {
         let cold_share = opts.cold_share;
         match opts.rate {
             Some(rate) => {
+                // Room for every outcome up front: doubling a vector of
+                // hundreds of thousands mid-run stalls this process (and the
+                // simulator in it) for half a second, then fires the late
+                // requests at the server as one burst.
+                let expected = (rate * duration.as_secs_f64()) as usize + 1024;
+                self.outcomes
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .reserve(expected);
                 let limit = Arc::new(Semaphore::new(opts.concurrency.max(1)));
                 let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
                 let mut rng = Rng::new(0x5eed);
