@@ -324,8 +324,8 @@ impl Answer {
         }
     }
 
-    /// An operation whose batch could not begin; [`Answer::fail`] gives
-    /// it the reason.
+    /// An operation that will not be applied, answered "closed" unless
+    /// [`Answer::fail`] gives it the reason (its batch could not begin).
     fn unapplied(op: Op) -> Answer {
         match op {
             Op::Claim(_, reply) => Answer::Claim(reply, Err(closed())),
@@ -369,11 +369,14 @@ fn checkpoint_until(
 /// One round: a `PASSIVE` checkpoint copies what it can without stopping
 /// the writer, and notes how long the WAL is.
 fn checkpoint(connection: &Connection, wal_frames: &AtomicI64) -> rusqlite::Result<()> {
-    let frames = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        row.get::<_, i64>(1)
-    })?;
-    wal_frames.store(frames, Ordering::Relaxed);
+    wal_frames.store(passive_checkpoint(connection)?, Ordering::Relaxed);
     Ok(())
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`; the WAL's length in pages.
+fn passive_checkpoint(connection: &Connection) -> rusqlite::Result<i64> {
+    // The row is (busy, WAL frames, frames checkpointed).
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }
 
 /// Under steady writes the checkpointer never quite catches up with the
@@ -388,20 +391,14 @@ fn catch_up(connection: &Connection, wal_frames: &AtomicI64) {
         return;
     }
     wal_frames.store(0, Ordering::Relaxed);
-    let done = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        row.get::<_, i64>(0)
-    });
-    if let Err(err) = done {
+    if let Err(err) = passive_checkpoint(connection) {
         tracing::warn!(cause = %err, "store: checkpoint failed");
     }
 }
 
+/// Answers an operation the closed store will not apply.
 fn refuse(op: Op) {
-    match op {
-        Op::Claim(_, reply) => drop(reply.send(Err(closed()))),
-        Op::Finish { reply, .. } => drop(reply.send(Err(closed()))),
-        Op::Record(_, reply) => drop(reply.send(Err(closed()))),
-    }
+    Answer::unapplied(op).send();
 }
 
 /// One transaction for the whole batch, one savepoint per operation.
