@@ -74,9 +74,11 @@ pub struct Opts {
     #[arg(long)]
     pub validate_adf: bool,
     /// The simulator keeps the bodies (ADF, request) of only this many of
-    /// the latest issues, so that soak runs fit in memory; the checks of
-    /// --faults read only what every issue keeps (key, summary, reporter).
-    #[arg(long, default_value_t = 10_000)]
+    /// the latest issues; the checks of --faults read only what every issue
+    /// keeps (key, summary, reporter). Few: a kept body is about 100 KB of
+    /// `serde_json::Value`s, and a simulator that keeps growing spends its
+    /// CPU (which the server shares) faulting in fresh pages.
+    #[arg(long, default_value_t = 1_000)]
     pub sim_retain_bodies: usize,
     /// How the server authenticates to Jira: `api-token`, or `oauth` (a
     /// 3LO connection made by `jira-action oauth login`, with access tokens
