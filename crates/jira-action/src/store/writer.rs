@@ -30,13 +30,12 @@
 //! fsync) are not left to whichever commit crosses SQLite's threshold: that
 //! commit would hold every request of its batch for milliseconds. A thread
 //! with its own connection checkpoints every second instead (`PASSIVE`,
-//! which never blocks the writer), and the writer copies the last few
-//! frames itself when the WAL has grown, so that it starts over and the
-//! file stays small (see `catch_up`).
+//! which never blocks the writer), and when the WAL has grown it holds the
+//! writer off for a moment to copy the last few frames, so that the WAL
+//! starts over and the file stays small (see `Shared::catch_up`).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -51,11 +50,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// A WAL longer than this (pages; about 4 MiB) is started over (see
-/// `catch_up`).
+/// `Shared::catch_up`).
 const RESTART_AFTER_FRAMES: i64 = 1024;
 
-/// The size the WAL file is cut back to when it starts over.
-const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+/// The size the WAL file is cut back to when it starts over, if a burst
+/// grew it past that. Below it the file keeps its blocks and SQLite writes
+/// over them: cut back and grown again every second, the first commit after
+/// each restart paid milliseconds for the truncation.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// A claim, owned so that it can wait in the queue.
 #[derive(Debug)]
@@ -101,8 +103,6 @@ struct Shared {
     queue: Mutex<Vec<Op>>,
     /// Dropping it stops the checkpointer.
     checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    /// The WAL's length at the checkpointer's last pass, in pages.
-    wal_frames: Arc<AtomicI64>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -143,23 +143,19 @@ impl Writer {
         checkpoints
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite_error)?;
-        let wal_frames = Arc::new(AtomicI64::new(0));
         let (running, stopped) = std::sync::mpsc::channel::<()>();
+        let shared = Arc::new(Shared {
+            connection: Mutex::new(Some(connection)),
+            queue: Mutex::new(Vec::new()),
+            checkpoints: Mutex::new(Some(running)),
+        });
+        // Weak: a writer dropped without `close` still stops it.
+        let writer = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("store-checkpoint".into())
-            .spawn({
-                let wal_frames = Arc::clone(&wal_frames);
-                move || checkpoint_until(checkpoints, &stopped, &wal_frames)
-            })
+            .spawn(move || checkpoint_until(&checkpoints, &stopped, &writer))
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        Ok(Writer {
-            shared: Arc::new(Shared {
-                connection: Mutex::new(Some(connection)),
-                queue: Mutex::new(Vec::new()),
-                checkpoints: Mutex::new(Some(running)),
-                wal_frames,
-            }),
-        })
+        Ok(Writer { shared })
     }
 
     async fn call<T>(
@@ -255,10 +251,7 @@ impl Shared {
                 }
                 batches += 1;
                 match connection.as_mut() {
-                    Some(open) => {
-                        apply_and_answer(open, batch);
-                        catch_up(open, &self.wal_frames);
-                    }
+                    Some(open) => apply_and_answer(open, batch),
                     None => batch.into_iter().for_each(refuse),
                 }
             }
@@ -346,31 +339,30 @@ impl Answer {
 }
 
 /// Checkpoints every [`CHECKPOINT_EVERY`] until the writer stops (its end
-/// of `stopped` is dropped), and once more then.
+/// of `stopped` is dropped, or the writer is gone), and once more then.
 fn checkpoint_until(
-    connection: Connection,
+    connection: &Connection,
     stopped: &std::sync::mpsc::Receiver<()>,
-    wal_frames: &AtomicI64,
+    writer: &Weak<Shared>,
 ) {
     loop {
         let last = !matches!(
             stopped.recv_timeout(CHECKPOINT_EVERY),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        if let Err(err) = checkpoint(&connection, wal_frames) {
-            tracing::warn!(cause = %err, "store: checkpoint failed");
+        match passive_checkpoint(connection) {
+            Ok(frames) if frames > RESTART_AFTER_FRAMES && !last => {
+                if let Some(writer) = writer.upgrade() {
+                    writer.catch_up(connection);
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(cause = %err, "store: checkpoint failed"),
         }
-        if last {
+        if last || writer.strong_count() == 0 {
             return;
         }
     }
-}
-
-/// One round: a `PASSIVE` checkpoint copies what it can without stopping
-/// the writer, and notes how long the WAL is.
-fn checkpoint(connection: &Connection, wal_frames: &AtomicI64) -> rusqlite::Result<()> {
-    wal_frames.store(passive_checkpoint(connection)?, Ordering::Relaxed);
-    Ok(())
 }
 
 /// `PRAGMA wal_checkpoint(PASSIVE)`; the WAL's length in pages.
@@ -379,20 +371,28 @@ fn passive_checkpoint(connection: &Connection) -> rusqlite::Result<i64> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }
 
-/// Under steady writes the checkpointer never quite catches up with the
-/// end of the WAL, and SQLite starts the WAL over only once a checkpoint
-/// has: the file would grow without end. So when it has grown past
-/// [`RESTART_AFTER_FRAMES`], the writer itself, between batches, copies the
-/// few frames written since the checkpointer's last pass; its next write
-/// then starts the WAL over (cut back to [`WAL_SIZE_LIMIT`]). One batch a
-/// second or so pays for it, instead of every writer waiting on a lock.
-fn catch_up(connection: &Connection, wal_frames: &AtomicI64) {
-    if wal_frames.load(Ordering::Relaxed) <= RESTART_AFTER_FRAMES {
-        return;
-    }
-    wal_frames.store(0, Ordering::Relaxed);
-    if let Err(err) = passive_checkpoint(connection) {
-        tracing::warn!(cause = %err, "store: checkpoint failed");
+impl Shared {
+    /// Under steady writes a passive checkpoint never quite reaches the end
+    /// of the WAL, and SQLite starts the WAL over only once one has: the
+    /// file would grow without end. So when it has grown past
+    /// [`RESTART_AFTER_FRAMES`], the checkpointer makes a second pass
+    /// (copying what was written during the first, which takes tens of
+    /// milliseconds over a second of writes), then holds the writer off
+    /// while it copies the last few frames; the next batch starts the WAL
+    /// over. Requests queue meanwhile, on no runtime thread, and the
+    /// checkpointer applies what queued when it lets go.
+    fn catch_up(self: &Arc<Self>, checkpoints: &Connection) {
+        if let Err(err) = passive_checkpoint(checkpoints) {
+            tracing::warn!(cause = %err, "store: checkpoint failed");
+            return;
+        }
+        {
+            let _writer = locked(&self.connection);
+            if let Err(err) = passive_checkpoint(checkpoints) {
+                tracing::warn!(cause = %err, "store: checkpoint failed");
+            }
+        }
+        self.combine();
     }
 }
 
