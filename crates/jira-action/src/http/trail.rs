@@ -153,7 +153,11 @@ impl Trace {
         let at_ms = store::now_ms();
         Trace {
             record: AuditRecord {
-                id: uuid::Uuid::new_v4().to_string(),
+                // Time-ordered (v7): records go in at the end of the
+                // primary key's index instead of on a random page of it,
+                // so a second of audit writes dirties a few pages, not
+                // hundreds, and the WAL's checkpoints copy that much less.
+                id: uuid::Uuid::now_v7().to_string(),
                 at_ms,
                 at: store::rfc3339(at_ms),
                 request_id: request_id(headers),
