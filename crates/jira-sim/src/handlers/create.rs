@@ -5,6 +5,7 @@
 //! field against the caller's create screen, all field errors in one
 //! answer.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -97,16 +98,20 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
             "Unrecognized field \"{key}\" (Class com.atlassian.jira.rest.v2.issue.IssueUpdateBean), not marked as ignorable"
         )));
     }
+    // Borrowed unless `update` adds to it: the request is kept as sent,
+    // and copying a large ADF description is most of a create's cost.
     let mut fields = match top.get("fields") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
+        None | Some(Value::Null) => Cow::Owned(Map::new()),
+        Some(Value::Object(m)) => Cow::Borrowed(m),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "Can not deserialize instance of java.util.HashMap out of a non-object token (through reference chain: IssueUpdateBean[\"fields\"])",
             ));
         }
     };
-    merge_update(&mut fields, top.get("update"))?;
+    if top.get("update").is_some_and(|u| !u.is_null()) {
+        merge_update(fields.to_mut(), top.get("update"))?;
+    }
     let properties = parse_properties(top.get("properties"))?;
 
     let world = read(&sim.inner.world);
@@ -148,7 +153,8 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
         custom_fields: BTreeMap::new(),
         properties,
         created: SystemTime::now(),
-        request: request.clone(),
+        // Moved in below, once nothing borrows it.
+        request: Value::Null,
     };
     let mut errors = BTreeMap::new();
     {
@@ -160,7 +166,7 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
             issue_type,
             validate_adf: sim.inner.validate_adf,
         };
-        for (id, value) in &fields {
+        for (id, value) in fields.iter() {
             if id == "project" || id == "issuetype" {
                 continue;
             }
@@ -194,6 +200,8 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
         return Err(ApiError::fields(errors));
     }
     drop(world);
+    drop(fields);
+    issue.request = request;
     Ok(write(&sim.inner.issues).insert(issue))
 }
 
