@@ -187,6 +187,14 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
         latency: Duration::from_millis(opts.jira_latency_ms),
         validate_adf: opts.validate_adf || opts.faults,
         retain_bodies: Some(opts.sim_retain_bodies),
+        // An open loop knows how many issues it will create: room for them
+        // up front, so the simulator never stalls copying its store mid-run
+        // (a soak's stalls at 131,072 and 262,144 issues each sent the
+        // server a burst of 300 late requests). A closed loop slows down
+        // with a stall instead of bursting after it.
+        expected_issues: opts.rate.map_or(0, |rate| {
+            (rate * (opts.duration + opts.warmup).as_secs_f64()) as usize + opts.callers + 1024
+        }),
         oauth: jira_sim::OAuthConfig {
             access_token_ttl: opts.oauth_token_ttl,
             ..jira_sim::OAuthConfig::default()

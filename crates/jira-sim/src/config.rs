@@ -44,6 +44,11 @@ pub struct SimConfig {
     /// searches and a harness's checks read. Bounds a long run's memory.
     /// `None`: keep every body.
     pub retain_bodies: Option<usize>,
+    /// Room for this many issues from the start. A harness that knows how
+    /// many it will create sets it: growing the store past a few hundred
+    /// thousand issues stalls every request for a fraction of a second
+    /// while it is copied, which then reaches the server as a burst.
+    pub expected_issues: usize,
 }
 
 impl Default for SimConfig {
@@ -69,6 +74,7 @@ impl Default for SimConfig {
             oauth: crate::oauth::OAuthConfig::default(),
             validate_adf: true,
             retain_bodies: None,
+            expected_issues: 0,
         }
     }
 }

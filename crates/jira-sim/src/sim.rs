@@ -96,6 +96,16 @@ pub(crate) struct IssueStore {
 }
 
 impl IssueStore {
+    fn with_capacity(issues: usize, retain_bodies: Option<usize>) -> IssueStore {
+        IssueStore {
+            issues: Vec::with_capacity(issues),
+            retain_bodies,
+            by_key: HashMap::with_capacity(issues),
+            by_id: HashMap::with_capacity(issues),
+            ..IssueStore::default()
+        }
+    }
+
     pub(crate) fn find(&self, id_or_key: &str) -> Option<&StoredIssue> {
         self.by_key
             .get(id_or_key)
@@ -205,6 +215,7 @@ impl Sim {
             oauth,
             validate_adf,
             retain_bodies,
+            expected_issues,
         } = config;
         let world = World {
             directory: Directory::new(site.users),
@@ -226,10 +237,7 @@ impl Sim {
                 counters: Endpoint::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
                 faults: Mutex::new(VecDeque::new()),
                 world: RwLock::new(world),
-                issues: RwLock::new(IssueStore {
-                    retain_bodies,
-                    ..IssueStore::default()
-                }),
+                issues: RwLock::new(IssueStore::with_capacity(expected_issues, retain_bodies)),
                 validate_adf,
                 credentials: RwLock::new(credentials),
                 oauth_config: oauth,
