@@ -109,9 +109,7 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
             ));
         }
     };
-    if top.get("update").is_some_and(|u| !u.is_null()) {
-        merge_update(fields.to_mut(), top.get("update"))?;
-    }
+    merge_update(&mut fields, top.get("update"))?;
     let properties = parse_properties(top.get("properties"))?;
 
     let world = read(&sim.inner.world);
@@ -206,8 +204,11 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
 }
 
 /// Applies `update`'s `set` and `add` operations as if they were in
-/// `fields`.
-fn merge_update(fields: &mut Map<String, Value>, update: Option<&Value>) -> Result<(), ApiError> {
+/// `fields`; copies `fields` only when there is an `update` to apply.
+fn merge_update(
+    fields: &mut Cow<'_, Map<String, Value>>,
+    update: Option<&Value>,
+) -> Result<(), ApiError> {
     let update = match update {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Object(u)) => u,
@@ -217,6 +218,7 @@ fn merge_update(fields: &mut Map<String, Value>, update: Option<&Value>) -> Resu
             ));
         }
     };
+    let fields = fields.to_mut();
     let mut errors = BTreeMap::new();
     for (field, ops) in update {
         if fields.contains_key(field) {
