@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
@@ -50,9 +51,10 @@ pub struct StoredIssue {
     /// Issue properties set at creation.
     pub properties: BTreeMap<String, Value>,
     pub created: SystemTime,
-    /// The create request's body, as received (`Null` once dropped by
+    /// The create request's body, as received (empty once dropped by
     /// [`SimConfig::retain_bodies`](crate::SimConfig::retain_bodies)).
-    pub request: Value,
+    /// The received bytes themselves: keeping them costs no copy.
+    pub request: Bytes,
 }
 
 /// Site configuration and directory, read by nearly every request.
@@ -135,7 +137,7 @@ impl IssueStore {
             && let Some(old) = self.issues.get_mut(old)
         {
             old.description = None;
-            old.request = Value::Null;
+            old.request = Bytes::new();
         }
         named
     }
@@ -567,7 +569,7 @@ mod tests {
             custom_fields: BTreeMap::new(),
             properties: BTreeMap::new(),
             created: SystemTime::now(),
-            request: serde_json::json!({"fields": {}}),
+            request: Bytes::from_static(br#"{"fields": {}}"#),
         }
     }
 
@@ -584,7 +586,7 @@ mod tests {
         let bodies: Vec<bool> = store
             .issues
             .iter()
-            .map(|i| i.description.is_some() && !i.request.is_null())
+            .map(|i| i.description.is_some() && !i.request.is_empty())
             .collect();
         assert_eq!(bodies, [false, false, true, true]);
         let old = store.find("DEMO-1").expect("still found");

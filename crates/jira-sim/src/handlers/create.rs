@@ -75,7 +75,7 @@ pub(crate) async fn create_issue(
                 .into_response();
         }
     };
-    match create(&sim, &ctx.caller, request) {
+    match create(&sim, &ctx.caller, request, body) {
         Ok((id, key)) => {
             let url = format!("{}/rest/api/3/issue/{id}", ctx.base);
             json_response(
@@ -87,7 +87,14 @@ pub(crate) async fn create_issue(
     }
 }
 
-fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String), ApiError> {
+/// `body` is the request as received, kept with the issue; `request` is
+/// its parse.
+fn create(
+    sim: &Sim,
+    caller: &Caller,
+    mut request: Value,
+    body: Bytes,
+) -> Result<(String, String), ApiError> {
     let Some(top) = request.as_object() else {
         return Err(ApiError::bad_request(
             "Can not deserialize instance of com.atlassian.jira.rest.v2.issue.IssueUpdateBean out of a non-object token",
@@ -98,8 +105,8 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
             "Unrecognized field \"{key}\" (Class com.atlassian.jira.rest.v2.issue.IssueUpdateBean), not marked as ignorable"
         )));
     }
-    // Borrowed unless `update` adds to it: the request is kept as sent,
-    // and copying a large ADF description is most of a create's cost.
+    // Borrowed unless `update` adds to it: copying a large ADF description
+    // is most of a create's cost.
     let mut fields = match top.get("fields") {
         None | Some(Value::Null) => Cow::Owned(Map::new()),
         Some(Value::Object(m)) => Cow::Borrowed(m),
@@ -151,8 +158,7 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
         custom_fields: BTreeMap::new(),
         properties,
         created: SystemTime::now(),
-        // Moved in below, once nothing borrows it.
-        request: Value::Null,
+        request: body,
     };
     let mut errors = BTreeMap::new();
     {
@@ -198,8 +204,21 @@ fn create(sim: &Sim, caller: &Caller, request: Value) -> Result<(String, String)
         return Err(ApiError::fields(errors));
     }
     drop(world);
-    drop(fields);
-    issue.request = request;
+    if issue.description.is_some() {
+        // Moved, not copied: from `update`'s merge if there was one, else
+        // from the request, now that nothing borrows it.
+        let merged = match &mut fields {
+            Cow::Owned(merged) => merged.remove("description"),
+            Cow::Borrowed(_) => None,
+        };
+        drop(fields);
+        issue.description = merged.or_else(|| {
+            request
+                .get_mut("fields")
+                .and_then(Value::as_object_mut)
+                .and_then(|fields| fields.remove("description"))
+        });
+    }
     Ok(write(&sim.inner.issues).insert(issue))
 }
 
@@ -458,7 +477,9 @@ impl FieldCtx<'_> {
                     issue.description = None;
                 } else {
                     validate_adf(self.validate_adf, value).map_err(|()| ADF_ERROR.to_owned())?;
-                    issue.description = Some(value.clone());
+                    // A placeholder: `create` moves the document in once
+                    // the request is no longer borrowed.
+                    issue.description = Some(Value::Null);
                 }
             }
             "priority" => issue.priority_id = self.priority(value)?,

@@ -50,7 +50,8 @@ async fn happy_path_stores_and_returns_every_field() {
         stored.properties["jira-action"],
         json!({"requestId": "r-1"})
     );
-    assert_eq!(stored.request, body);
+    let received: serde_json::Value = serde_json::from_slice(&stored.request).unwrap();
+    assert_eq!(received, body);
     assert_eq!(api.sim().issues().len(), 1);
     assert_eq!(
         api.sim().issue("10000").map(|i| i.key),
@@ -488,6 +489,24 @@ async fn screen_custom_fields_and_unknown_keys() {
             .labels,
         vec!["a", "b"]
     );
+
+    // The description is stored whether it came in `fields` beside an
+    // `update`, or as an `update` of its own.
+    let doc = |text: &str| {
+        json!({"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+        ]})
+    };
+    let mut beside = issue(json!({"description": doc("beside")}));
+    beside["update"] = json!({"labels": [{"add": "a"}]});
+    let mut by_update = issue(json!({}));
+    by_update["update"] = json!({"description": [{"set": doc("by update")}]});
+    for (body, text) in [(beside, "beside"), (by_update, "by update")] {
+        let (status, created) = api.create(body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let stored = api.sim().issue(created["key"].as_str().unwrap()).unwrap();
+        assert_eq!(stored.description, Some(doc(text)));
+    }
 }
 
 #[tokio::test]
