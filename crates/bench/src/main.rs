@@ -12,6 +12,7 @@
 //! cargo run --release -p bench -- --faults --duration 30s
 //! ```
 
+mod direct;
 mod faults;
 mod load;
 mod oauth;
@@ -89,6 +90,12 @@ pub struct Opts {
     /// Lifetime of the simulator's OAuth access tokens (Atlassian: 1 h).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub oauth_token_ttl: Duration,
+    /// Measure the harness alone: after the warm-up through the server, post
+    /// the create body the server last sent straight to the simulator
+    /// (closed loop, --concurrency) and report what the load generator and
+    /// the simulator reach and cost without jira-action.
+    #[arg(long, conflicts_with_all = ["faults", "rate"])]
+    pub direct: bool,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -255,7 +262,37 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
     let warmup_requests = every_outcome.len();
     sim.reset_calls();
 
+    if opts.direct {
+        let recorded = every_outcome
+            .iter()
+            .rev()
+            .find_map(|o| sim.issue(o.key.as_deref()?))
+            .map(|issue| issue.request)
+            .filter(|body| !body.is_empty())
+            .context("the warm-up created no issue whose create body the simulator kept")?;
+        srv.stop().await;
+        let first_seq = every_outcome.iter().map(|o| o.seq).max().unwrap_or(0) + 1_000_000;
+        let run = direct::run(
+            &jira_url,
+            &recorded,
+            opts.concurrency,
+            opts.duration,
+            first_seq,
+        )
+        .await?;
+        print!("{}", run.table(&machine, opts.concurrency));
+        if let Some(path) = &opts.json {
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&run.json(opts.concurrency))?,
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(run.created == run.requests);
+    }
+
     let before = srv.stats();
+    let harness_before = server::ProcStats::of(std::process::id());
     let started = Instant::now();
     let fault_task = opts
         .faults
@@ -268,6 +305,8 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
         None => 0,
     };
     let after = srv.stats();
+    let harness_cpu_secs =
+        server::ProcStats::of(std::process::id()).cpu_secs - harness_before.cpu_secs;
     sampler.abort();
     let outcomes = load.take_outcomes();
     let calls = recorder.take();
@@ -311,6 +350,7 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
         sim_totals: &sim_totals,
         before,
         after,
+        harness_cpu_secs,
         checks: &checks,
         callers: &load.callers,
         cold_pool_exhausted: load.cold_pool_exhausted(),

@@ -24,6 +24,8 @@ pub struct Inputs<'a> {
     pub sim_totals: &'a [(Endpoint, u64)],
     pub before: ProcStats,
     pub after: ProcStats,
+    /// CPU of this process (load generator and simulator) over the run.
+    pub harness_cpu_secs: f64,
     pub checks: &'a [Check],
     pub callers: &'a [Caller],
     pub cold_pool_exhausted: bool,
@@ -34,10 +36,10 @@ pub struct Inputs<'a> {
 
 /// p50, p90, p99, max in milliseconds.
 #[derive(Clone, Copy, Debug, Default)]
-struct Quantiles([f64; 4]);
+pub(crate) struct Quantiles(pub(crate) [f64; 4]);
 
 impl Quantiles {
-    fn of(mut micros: Vec<u64>) -> Quantiles {
+    pub(crate) fn of(mut micros: Vec<u64>) -> Quantiles {
         if micros.is_empty() {
             return Quantiles::default();
         }
@@ -49,7 +51,7 @@ impl Quantiles {
         Quantiles([at(0.50), at(0.90), at(0.99), at(1.0)])
     }
 
-    fn json(self) -> Value {
+    pub(crate) fn json(self) -> Value {
         json!({"p50_ms": self.0[0], "p90_ms": self.0[1], "p99_ms": self.0[2], "max_ms": self.0[3]})
     }
 }
@@ -165,6 +167,11 @@ impl Report {
         let cpu = i.after.cpu_secs - i.before.cpu_secs;
         let cpu_per_1000 = if issues > 0 {
             cpu / issues as f64 * 1000.0
+        } else {
+            0.0
+        };
+        let harness_per_1000 = if issues > 0 {
+            i.harness_cpu_secs / issues as f64 * 1000.0
         } else {
             0.0
         };
@@ -308,6 +315,11 @@ impl Report {
             cpu,
             cpu_per_1000
         );
+        let _ = writeln!(
+            t,
+            "  harness        CPU {:.2} s = {:.3} s per 1,000 issues (load generator and simulator, one process)",
+            i.harness_cpu_secs, harness_per_1000
+        );
         if !i.checks.is_empty() {
             let _ = writeln!(t);
             for c in i.checks {
@@ -377,6 +389,10 @@ impl Report {
                 "rss_end_mib": mib(i.after.rss_kib),
                 "cpu_s": cpu,
                 "cpu_s_per_1000_issues": cpu_per_1000,
+            },
+            "harness": {
+                "cpu_s": i.harness_cpu_secs,
+                "cpu_s_per_1000_issues": harness_per_1000,
             },
             "checks": i.checks.iter().map(|c| json!({
                 "name": c.name, "status": c.status.label(), "detail": c.detail,
