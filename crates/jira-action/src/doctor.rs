@@ -9,6 +9,7 @@ use secrecy::SecretString;
 
 use crate::config::{AuthMode, Config, ReporterPolicy};
 use crate::resolve::users::{self, UserMatch};
+use crate::store::{Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -76,12 +77,15 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
         return out;
     }
     out.push(finding("configuration", Status::Pass, "valid"));
+    // One pool for every check: the OAuth connection is read from the same
+    // store whose writability is checked last.
+    let opened = crate::store::Store::open(&config.store.url, 1).await;
     let oauth = if config.jira.auth == AuthMode::Oauth {
-        let (found, connection) = oauth_connection(config).await;
+        let (found, connection) = oauth_connection(config, &opened).await;
         out.push(found);
         let Some(connection) = connection else {
             out.push(glean_key(config).await);
-            out.push(store(config).await);
+            out.push(store(config, opened).await);
             return out;
         };
         Some(connection)
@@ -104,7 +108,7 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
         )),
     }
     out.push(glean_key(config).await);
-    out.push(store(config).await);
+    out.push(store(config, opened).await);
     out
 }
 
@@ -527,9 +531,10 @@ async fn glean_key(config: &Config) -> Finding {
 /// (refreshed if it was due, exactly as the server would).
 async fn oauth_connection(
     config: &Config,
+    opened: &Result<Store, StoreError>,
 ) -> (Finding, Option<(crate::oauth::TokenManager, SecretString)>) {
     let check = "oauth connection";
-    let store = match crate::store::Store::open(&config.store.url, 1).await {
+    let store = match opened {
         Ok(store) => store,
         Err(err) => {
             return (
@@ -538,7 +543,7 @@ async fn oauth_connection(
             );
         }
     };
-    let tokens = match crate::app::open_oauth(config, &store).await {
+    let tokens = match crate::app::open_oauth(config, store).await {
         Ok(tokens) => tokens,
         Err(err) => {
             return (
@@ -569,10 +574,10 @@ async fn oauth_connection(
     }
 }
 
-async fn store(config: &Config) -> Finding {
+async fn store(config: &Config, opened: Result<Store, StoreError>) -> Finding {
     let check = "store";
     let url = crate::app::redact(&config.store.url);
-    let store = match crate::store::Store::open(&config.store.url, 1).await {
+    let store = match opened {
         Ok(store) => store,
         Err(err) => return finding(check, Status::Fail, format!("cannot open {url}: {err}")),
     };

@@ -472,11 +472,16 @@ async fn doctor_checks_the_oauth_connection() {
     assert_eq!(status, Status::Fail);
     assert!(detail.contains("oauth login"), "{detail}");
     assert!(doctor::failed(&findings));
+    // The store the connection is read from is checked all the same.
+    assert_eq!(
+        status_of(&findings, "store").map(|(status, _)| status),
+        Some(Status::Pass)
+    );
 
     let store = store(&dir).await;
     consent(&sim, &app(&sim), &store).await;
     let findings = doctor::run(&config, &Options::default()).await;
-    for check in ["oauth connection", "token", "scopes"] {
+    for check in ["oauth connection", "token", "scopes", "store"] {
         let (status, detail) = status_of(&findings, check).expect("checked");
         assert_eq!(status, Status::Pass, "{check}: {detail}");
     }
