@@ -79,7 +79,7 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
     out.push(finding("configuration", Status::Pass, "valid"));
     // One pool for every check: the OAuth connection is read from the same
     // store whose writability is checked last.
-    let opened = crate::store::Store::open(&config.store.url, 1).await;
+    let opened = Store::open(&config.store.url, 1).await;
     let oauth = if config.jira.auth == AuthMode::Oauth {
         let (found, connection) = oauth_connection(config, &opened).await;
         out.push(found);
