@@ -13,9 +13,9 @@ use anyhow::Context;
 use axum::body::Bytes;
 use http::HeaderValue;
 
-use crate::report::Quantiles;
+use crate::report::{Quantiles, harness_line, per_1000};
 use crate::server::ProcStats;
-use crate::simserve::MARKER;
+use crate::simserve::marker_digits;
 
 /// A create body with a fresh bench marker per request, so that every issue
 /// is the server's body with only the summary's number changed.
@@ -27,14 +27,11 @@ struct Template {
 impl Template {
     fn new(body: &[u8]) -> anyhow::Result<Template> {
         let text = std::str::from_utf8(body).context("the recorded create is not UTF-8")?;
-        let at = text
-            .find(MARKER)
-            .context("the recorded create has no bench marker in its summary")?
-            + MARKER.len();
-        let digits = text[at..].bytes().take_while(u8::is_ascii_digit).count();
+        let digits = marker_digits(body)
+            .context("the recorded create has no bench marker in its summary")?;
         Ok(Template {
-            before: text[..at].to_owned(),
-            after: text[at + digits..].to_owned(),
+            before: text[..digits.start].to_owned(),
+            after: text[digits.end..].to_owned(),
         })
     }
 
@@ -63,11 +60,7 @@ pub async fn run(
     first_seq: u64,
 ) -> anyhow::Result<DirectRun> {
     let template = Arc::new(Template::new(recorded)?);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(4096)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = crate::load::client()?;
     let url = format!("{jira_url}/rest/api/3/issue");
     // Encoded once, as the server's client does, not per request.
     let authorization: HeaderValue = client
@@ -140,11 +133,6 @@ pub async fn run(
 impl DirectRun {
     pub fn table(&self, machine: &str, concurrency: usize) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let per_1000 = if self.created > 0 {
-            self.harness_cpu_secs / self.created as f64 * 1000.0
-        } else {
-            0.0
-        };
         let q = self.latency.0;
         format!(
             "\njira-action bench --direct: the harness alone, no jira-action\n  \
@@ -153,8 +141,7 @@ impl DirectRun {
              requests       {}   created {}   {:.1} issues/s\n  \
              errors         {}\n\n  \
              latency (ms)                      p50       p90       p99       max\n  \
-             create on the simulator     {:>9.3} {:>9.3} {:>9.3} {:>9.3}\n\n  \
-             harness        CPU {:.2} s = {per_1000:.3} s per 1,000 issues (load generator and simulator, one process)\n",
+             create on the simulator     {:>9.3} {:>9.3} {:>9.3} {:>9.3}\n\n{}\n",
             self.requests,
             self.created,
             self.created as f64 / secs,
@@ -166,7 +153,7 @@ impl DirectRun {
             q[1],
             q[2],
             q[3],
-            self.harness_cpu_secs,
+            harness_line(self.harness_cpu_secs, self.created),
         )
     }
 
@@ -182,11 +169,7 @@ impl DirectRun {
             "latency": self.latency.json(),
             "harness": {
                 "cpu_s": self.harness_cpu_secs,
-                "cpu_s_per_1000_issues": if self.created > 0 {
-                    self.harness_cpu_secs / self.created as f64 * 1000.0
-                } else {
-                    0.0
-                },
+                "cpu_s_per_1000_issues": per_1000(self.harness_cpu_secs, self.created),
             },
         })
     }
@@ -195,6 +178,7 @@ impl DirectRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simserve::MARKER;
 
     #[test]
     fn each_body_is_the_recorded_one_with_only_the_marker_number_changed() {

@@ -67,6 +67,16 @@ pub struct Load {
 
 const RESIGN_AFTER: Duration = Duration::from_secs(30);
 
+/// The load generator's HTTP client: a connection kept per request in
+/// flight, no Nagle delay on small requests.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
 impl Load {
     pub fn new(
         server: &str,
@@ -75,11 +85,7 @@ impl Load {
         warm: usize,
         markdown_bytes: usize,
     ) -> anyhow::Result<Load> {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(4096)
-            .tcp_nodelay(true)
-            .timeout(Duration::from_secs(60))
-            .build()?;
+        let client = client()?;
         let token = HeaderValue::from_str(&signer.token())?;
         Ok(Load {
             client,

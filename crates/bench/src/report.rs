@@ -56,6 +56,23 @@ impl Quantiles {
     }
 }
 
+/// CPU seconds per 1,000 issues (0 when none were created).
+pub(crate) fn per_1000(cpu_secs: f64, issues: u64) -> f64 {
+    if issues > 0 {
+        cpu_secs / issues as f64 * 1000.0
+    } else {
+        0.0
+    }
+}
+
+/// The table's line for the bench process's own CPU.
+pub(crate) fn harness_line(cpu_secs: f64, issues: u64) -> String {
+    format!(
+        "  harness        CPU {cpu_secs:.2} s = {:.3} s per 1,000 issues (load generator and simulator, one process)",
+        per_1000(cpu_secs, issues)
+    )
+}
+
 /// Calls to one endpoint, by who caused them.
 #[derive(Clone, Copy, Debug, Default)]
 struct EndpointCalls {
@@ -165,16 +182,7 @@ impl Report {
 
         let issues = created.len() as u64;
         let cpu = i.after.cpu_secs - i.before.cpu_secs;
-        let cpu_per_1000 = if issues > 0 {
-            cpu / issues as f64 * 1000.0
-        } else {
-            0.0
-        };
-        let harness_per_1000 = if issues > 0 {
-            i.harness_cpu_secs / issues as f64 * 1000.0
-        } else {
-            0.0
-        };
+        let cpu_per_1000 = per_1000(cpu, issues);
         let mib = |k: u64| k as f64 / 1024.0;
         let rate = match o.rate {
             Some(r) => format!("open loop {r} req/s (≤ {} in flight)", o.concurrency),
@@ -315,11 +323,7 @@ impl Report {
             cpu,
             cpu_per_1000
         );
-        let _ = writeln!(
-            t,
-            "  harness        CPU {:.2} s = {:.3} s per 1,000 issues (load generator and simulator, one process)",
-            i.harness_cpu_secs, harness_per_1000
-        );
+        let _ = writeln!(t, "{}", harness_line(i.harness_cpu_secs, issues));
         if !i.checks.is_empty() {
             let _ = writeln!(t);
             for c in i.checks {
@@ -392,7 +396,7 @@ impl Report {
             },
             "harness": {
                 "cpu_s": i.harness_cpu_secs,
-                "cpu_s_per_1000_issues": harness_per_1000,
+                "cpu_s_per_1000_issues": per_1000(i.harness_cpu_secs, issues),
             },
             "checks": i.checks.iter().map(|c| json!({
                 "name": c.name, "status": c.status.label(), "detail": c.detail,

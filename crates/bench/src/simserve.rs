@@ -92,11 +92,16 @@ fn endpoint(method: &Method, path: &str) -> &'static str {
     }
 }
 
-/// The bench request number in a create body (the first marker).
-fn marked_request(body: &[u8]) -> Option<u64> {
+/// Where the digits after the first marker in a body are (possibly none).
+pub fn marker_digits(body: &[u8]) -> Option<std::ops::Range<usize>> {
     let at = memchr::memmem::find(body, MARKER.as_bytes())? + MARKER.len();
     let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&body[at..at + digits])
+    Some(at..at + digits)
+}
+
+/// The bench request number in a create body (the first marker).
+fn marked_request(body: &[u8]) -> Option<u64> {
+    std::str::from_utf8(&body[marker_digits(body)?])
         .ok()?
         .parse()
         .ok()
