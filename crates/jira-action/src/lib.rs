@@ -16,3 +16,4 @@ pub mod oauth;
 pub mod resolve;
 pub mod sandbox;
 pub mod store;
+pub mod tools;

@@ -122,6 +122,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "1 when Atlassian refused the server's refresh token and an admin must run `jira-action oauth login` (oauth mode only).",
     ),
     (
+        "jira_action_tool_calls_total",
+        Kind::Counter,
+        "Tool calls answered by the core, by front door (glean, mcp), tool and error code (\"ok\" on success).",
+    ),
+    (
         "jira_action_duplicate_requests_total",
         Kind::Counter,
         "Repeated requests answered from the idempotency store instead of creating again.",

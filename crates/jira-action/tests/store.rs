@@ -435,7 +435,7 @@ async fn retention_deletes_old_records(backend: Backend) {
             .record(&AuditRecord {
                 id: id.into(),
                 at_ms: now - age_days * 86_400_000,
-                outcome: "created".into(),
+                outcome: jira_action::store::Outcome::Created,
                 ..AuditRecord::default()
             })
             .await
@@ -588,6 +588,8 @@ async fn a_caller_who_hangs_up_is_recorded_and_does_not_block(backend: Backend) 
         .send()
         .await;
     assert!(gave_up.is_err());
+    // The operation runs detached from the caller: hanging up cannot cut
+    // the create short, and its record is written when it ends.
     let deadline = Instant::now() + Duration::from_secs(5);
     let records = loop {
         let records = read_audit(&store).await;
@@ -600,12 +602,15 @@ async fn a_caller_who_hangs_up_is_recorded_and_does_not_block(backend: Backend) 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(records[0].status, 499);
-    assert_eq!(records[0].error.as_deref(), Some("client_closed"));
-    // The retry is not blocked by the abandoned claim.
+    assert_eq!(records[0].status, 200);
+    assert_eq!(records[0].outcome, "created");
+    let key = records[0].issue_key.clone().expect("the issue was created");
+    // The retry is not blocked: it gets the first answer, and no second issue.
     let started = Instant::now();
     let (status, answer) = app.create_json("alice@example.com", &body("Hung up")).await;
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["key"].as_str(), Some(key.as_str()));
+    assert_eq!(app.sim.sim.issues().len(), 1);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 

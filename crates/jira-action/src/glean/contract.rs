@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::http::Error;
+use crate::tools::Error;
 
 /// Every field the handler accepts; the OpenAPI document lists the same.
 pub const FIELD_NAMES: &[&str] = &[
@@ -75,18 +75,16 @@ pub enum IssueRef {
 impl CreateIssueInput {
     /// Parses and validates the body. Errors name the field at fault.
     pub fn parse(body: &[u8]) -> Result<CreateIssueInput, Error> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(Error::EmptyBody);
-        }
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
-        let Value::Object(mut fields) = value else {
-            return Err(Error::InvalidJson("expected an object".into()));
-        };
+        CreateIssueInput::from_fields(arguments(body)?)
+    }
+
+    /// Validates the fields of a JSON object (a body, or an MCP call's
+    /// arguments).
+    pub fn from_fields(mut fields: Map<String, Value>) -> Result<CreateIssueInput, Error> {
         if let Some(unknown) = fields.keys().find(|k| !FIELD_NAMES.contains(&k.as_str())) {
             return Err(Error::UnknownField(truncate(unknown, 64)));
         }
-        let project = parse_project(required(&mut fields, "pid")?)?;
+        let project = parse_project(required(&mut fields, "pid")?, "pid")?;
         let issue_type = parse_issue_type(required(&mut fields, "issuetype")?)?;
         let summary = parse_summary(required(&mut fields, "summary")?)?;
         let priority = optional(&mut fields, "priority")
@@ -128,6 +126,19 @@ impl CreateIssueInput {
             duedate,
             parent,
         })
+    }
+}
+
+/// A body as the JSON object of a tool's arguments.
+pub fn arguments(body: &[u8]) -> Result<Map<String, Value>, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::EmptyBody);
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
+    match value {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(Error::InvalidJson("expected an object".into())),
     }
 }
 
@@ -193,15 +204,16 @@ fn is_project_key(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-fn parse_project(value: Value) -> Result<ProjectRef, Error> {
-    let pid = string_or_integer(value, "pid")?;
+/// A project id or key; `field` names the argument for the message.
+pub fn parse_project(value: Value, field: &'static str) -> Result<ProjectRef, Error> {
+    let pid = string_or_integer(value, field)?;
     if is_numeric_id(&pid) {
         Ok(ProjectRef::Id(pid))
     } else if is_project_key(&pid) {
         Ok(ProjectRef::Key(pid.to_ascii_uppercase()))
     } else {
         Err(invalid(
-            "pid",
+            field,
             "expected a project id (e.g. 10000) or key (e.g. PROJ)",
         ))
     }

@@ -1,11 +1,13 @@
 //! The OpenAPI document Glean registers the tool with: one path, flat
-//! fields, Glean's type hints. It describes exactly what
-//! [`contract::CreateIssueInput::parse`](super::contract::CreateIssueInput::parse)
-//! accepts (a test sends the document's own examples through the handler).
+//! fields, Glean's type hints. Its schemas are generated from the types in
+//! [`tools::schema`](crate::tools::schema), as the MCP tool list is, and
+//! describe exactly what the parser accepts (a test sends the document's
+//! own examples through the handler).
 
 use serde_json::{Value, json};
 
-use super::contract::{REQUIRED_FIELDS, SUMMARY_MAX_CHARS};
+use crate::tools::create_issue::CreatedIssue;
+use crate::tools::schema;
 
 /// The document, with `public_url` as its only server.
 pub fn document(public_url: &str) -> Value {
@@ -40,18 +42,7 @@ pub fn document(public_url: &str) -> Value {
         },
         "components": {
             "schemas": {
-                "CreateIssueResponse": {
-                    "type": "object",
-                    "required": ["resultURL", "key"],
-                    "properties": {
-                        "resultURL": {
-                            "type": "string",
-                            "x-glean-typehint": "ResultUrl",
-                            "description": "URL of the created issue.",
-                        },
-                        "key": { "type": "string", "description": "The issue key, e.g. PROJ-123." },
-                    },
-                },
+                "CreateIssueResponse": schema::openapi_schema::<CreatedIssue>(),
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
@@ -65,77 +56,9 @@ pub fn document(public_url: &str) -> Value {
     })
 }
 
+/// Generated from the same type as the MCP tool's `inputSchema`.
 fn request_schema() -> Value {
-    json!({
-        "type": "object",
-        "additionalProperties": false,
-        "required": REQUIRED_FIELDS,
-        "properties": {
-            "pid": {
-                "type": "string",
-                "x-glean-typehint": "JiraProjectID",
-                "description": "The project: its id (e.g. 10000) or key (e.g. PROJ).",
-                "example": "10000",
-            },
-            "issuetype": {
-                "type": "string",
-                "x-glean-typehint": "JiraIssueType",
-                "description": "The issue type: its id (e.g. 10001) or name (e.g. Task, Bug, Story).",
-                "example": "10001",
-            },
-            "summary": {
-                "type": "string",
-                "x-glean-typehint": "Content",
-                "minLength": 1,
-                "maxLength": SUMMARY_MAX_CHARS,
-                "pattern": "^[^\\r\\n]*\\S[^\\r\\n]*$",
-                "description": "The issue's title: one line, at most 255 characters.",
-                "example": "Login page returns 500 after password reset",
-            },
-            "priority": {
-                "type": "integer",
-                "x-glean-typehint": "JiraIssuePriority",
-                "minimum": 1,
-                "maximum": 5,
-                "description": "Priority from 1 (highest) to 5 (lowest).",
-                "example": 3,
-            },
-            "components": {
-                "type": "string",
-                "x-glean-typehint": "JiraComponentId",
-                "description": "Component ids or names, comma-separated.",
-                "example": "Backend",
-            },
-            "description": {
-                "type": "string",
-                "x-glean-typehint": "Content",
-                "description": "The issue's body, in Markdown.",
-                "example": "Steps to reproduce:\n\n1. Reset the password\n2. Log in\n\n**Expected:** the dashboard.",
-            },
-            "assignee": {
-                "type": "string",
-                "x-glean-typehint": "EmailAddress",
-                "description": "Email address (or Jira account id) of the person to assign the issue to.",
-                "example": "alice@example.com",
-            },
-            "labels": {
-                "type": "string",
-                "description": "Labels, comma-separated (spaces inside a label become hyphens).",
-                "example": "customer-reported",
-            },
-            "duedate": {
-                "type": "string",
-                "format": "date",
-                "description": "Due date as YYYY-MM-DD.",
-                "example": "2030-01-31",
-            },
-            "parent": {
-                "type": "string",
-                "x-glean-typehint": "JiraIssueId",
-                "description": "Key of the parent issue (e.g. PROJ-123): required for sub-tasks; an epic for other issue types.",
-            },
-        },
-    })
+    schema::openapi_schema::<schema::CreateIssueArgs>()
 }
 
 fn responses() -> Value {

@@ -2,8 +2,6 @@
 
 mod create_issue;
 mod error;
-pub mod submit;
-pub mod trail;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,10 +107,32 @@ async fn verify_signature(
         && let Err(reason) = verifier.verify(request.headers()).await
     {
         tracing::info!(%reason, "signature refused");
-        trail::record_refused(&state, request.headers(), &Error::InvalidSignature).await;
+        record_refused(&state, request.headers(), &Error::InvalidSignature).await;
         return Error::InvalidSignature.into_response();
     }
     next.run(request).await
+}
+
+/// Records a request refused before the core (a bad signature): one
+/// record per request, with the caller as claimed but not verified.
+async fn record_refused(state: &AppState, headers: &axum::http::HeaderMap, error: &Error) {
+    let at_ms = crate::store::now_ms();
+    let record = crate::store::AuditRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        at_ms,
+        at: crate::store::rfc3339(at_ms),
+        request_id: create_issue::request_id(headers),
+        caller: create_issue::person(headers, create_issue::USER_EMAIL, "Glean-User-Email").ok(),
+        signature: "invalid".to_owned(),
+        front_door: crate::tools::FrontDoor::Glean.as_str().to_owned(),
+        operation: <crate::tools::CreateIssue as crate::tools::Operation>::NAME.to_owned(),
+        status: i64::from(error.status().as_u16()),
+        error: Some(error.code().to_owned()),
+        ..crate::store::AuditRecord::default()
+    };
+    if let Err(err) = state.store.record(&record).await {
+        tracing::error!(cause = %err, "cannot write the audit record");
+    }
 }
 
 /// Counts and times every request by route and outcome, and gives the

@@ -17,7 +17,7 @@ use moka::future::Cache;
 
 use crate::config::CacheConfig;
 use crate::glean::contract::{IdOrName, ProjectRef};
-use crate::http::Error;
+use crate::tools::Error;
 pub use users::UserMatch;
 
 /// A cached answer that may be negative; negatives expire sooner.

@@ -137,7 +137,7 @@ pub fn parse_since(text: &str, now_ms: i64) -> anyhow::Result<i64> {
     Ok(i64::try_from(since).unwrap_or(i64::MAX))
 }
 
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 20] = [
     "at",
     "request_id",
     "caller",
@@ -155,16 +155,19 @@ const COLUMNS: [&str; 17] = [
     "jira_calls",
     "latency_ms",
     "idempotency_key",
+    "front_door",
+    "client",
+    "operation",
 ];
 
-fn cells(record: &AuditRecord) -> [String; 17] {
+fn cells(record: &AuditRecord) -> [String; 20] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         record.at.clone(),
         record.request_id.clone(),
         opt(&record.caller),
         record.signature.clone(),
-        record.outcome.clone(),
+        record.outcome.to_string(),
         record.status.to_string(),
         opt(&record.issue_key),
         opt(&record.issue_url),
@@ -177,6 +180,9 @@ fn cells(record: &AuditRecord) -> [String; 17] {
         record.jira_calls.to_string(),
         record.latency_ms.to_string(),
         opt(&record.idempotency_key),
+        record.front_door.clone(),
+        opt(&record.client),
+        record.operation.clone(),
     ]
 }
 
@@ -218,7 +224,7 @@ pub fn table(records: &[AuditRecord]) -> String {
             [
                 r.at.clone(),
                 opt(&r.caller),
-                r.outcome.clone(),
+                r.outcome.to_string(),
                 r.status.to_string(),
                 r.issue_key
                     .clone()
@@ -273,7 +279,7 @@ mod tests {
             at: "2026-11-28T00:00:00.000Z".into(),
             caller: Some("a@b.c".into()),
             summary: Some("Jammed, \"badly\"".into()),
-            outcome: "created".into(),
+            outcome: crate::store::Outcome::Created,
             status: 200,
             issue_key: Some("DEMO-1".into()),
             ..AuditRecord::default()

@@ -46,6 +46,11 @@ pub enum StoreError {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/0001_store.sql")),
     (2, "oauth", include_str!("../../migrations/0002_oauth.sql")),
+    (
+        3,
+        "front_doors",
+        include_str!("../../migrations/0003_front_doors.sql"),
+    ),
 ];
 
 /// A pool of connections to the configured database; an SQLite file also
@@ -133,13 +138,63 @@ pub struct AuditRecord {
     pub issue_type: Option<String>,
     pub summary: Option<String>,
     pub description: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub status: i64,
     pub issue_key: Option<String>,
     pub issue_url: Option<String>,
     pub error: Option<String>,
     pub jira_calls: i64,
     pub latency_ms: i64,
+    /// `glean` or `mcp`.
+    pub front_door: String,
+    /// The MCP client's name, where it gave one.
+    pub client: Option<String>,
+    /// The tool called, e.g. `create_issue`.
+    pub operation: String,
+}
+
+/// How a request ended, as the audit trail keeps it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    /// A repeat, answered with the first request's answer.
+    Replayed,
+    #[default]
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Replayed => "replayed",
+            Outcome::Refused => "refused",
+        }
+    }
+
+    /// Reads the stored form; anything else is a record this version did
+    /// not write, kept as refused rather than failing the whole read.
+    pub fn parse(stored: &str) -> Outcome {
+        match stored {
+            "created" => Outcome::Created,
+            "replayed" => Outcome::Replayed,
+            _ => Outcome::Refused,
+        }
+    }
+}
+
+/// So that a record's outcome compares with its stored spelling.
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Which audit records to read.
@@ -574,7 +629,7 @@ impl Existing {
 
 const AUDIT_COLUMNS: &str = "id, at, request_id, caller, signature, idempotency_key, reporter, \
     assignee, project, issue_type, summary, description, outcome, status, issue_key, issue_url, \
-    error, jira_calls, latency_ms";
+    error, jira_calls, latency_ms, front_door, client, operation";
 
 fn insert_audit<'q, DB>(record: &'q AuditRecord) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
 where
@@ -586,8 +641,9 @@ where
     sqlx::query(
         "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
          assignee, project, issue_type, summary, description, outcome, status, issue_key, \
-         issue_url, error, jira_calls, latency_ms) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         issue_url, error, jira_calls, latency_ms, front_door, client, operation) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+          $20, $21, $22)",
     )
     .bind(record.id.clone())
     .bind(record.at_ms)
@@ -601,13 +657,16 @@ where
     .bind(record.issue_type.clone())
     .bind(record.summary.clone())
     .bind(record.description.clone())
-    .bind(record.outcome.clone())
+    .bind(record.outcome.as_str().to_owned())
     .bind(record.status)
     .bind(record.issue_key.clone())
     .bind(record.issue_url.clone())
     .bind(record.error.clone())
     .bind(record.jira_calls)
     .bind(record.latency_ms)
+    .bind(record.front_door.clone())
+    .bind(record.client.clone())
+    .bind(record.operation.clone())
 }
 
 fn audit_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
@@ -631,13 +690,16 @@ where
         issue_type: row.try_get("issue_type")?,
         summary: row.try_get("summary")?,
         description: row.try_get("description")?,
-        outcome: row.try_get("outcome")?,
+        outcome: Outcome::parse(&row.try_get::<String, _>("outcome")?),
         status: row.try_get("status")?,
         issue_key: row.try_get("issue_key")?,
         issue_url: row.try_get("issue_url")?,
         error: row.try_get("error")?,
         jira_calls: row.try_get("jira_calls")?,
         latency_ms: row.try_get("latency_ms")?,
+        front_door: row.try_get("front_door")?,
+        client: row.try_get("client")?,
+        operation: row.try_get("operation")?,
     })
 }
 
@@ -720,7 +782,7 @@ mod tests {
         );
         let record = AuditRecord {
             id: "r1".into(),
-            outcome: "created".into(),
+            outcome: Outcome::Created,
             ..AuditRecord::default()
         };
         let done = Finish::Done {
@@ -960,7 +1022,7 @@ mod tests {
         let (store, _dir) = stores().await.pop().expect("file store");
         let record = |id: &str| AuditRecord {
             id: id.into(),
-            outcome: "refused".into(),
+            outcome: Outcome::Refused,
             ..AuditRecord::default()
         };
         store.record(&record("dup")).await.expect("first");

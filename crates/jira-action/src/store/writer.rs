@@ -586,8 +586,9 @@ fn insert_audit(tx: &Connection, r: &AuditRecord) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
          assignee, project, issue_type, summary, description, outcome, status, issue_key, \
-         issue_url, error, jira_calls, latency_ms) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+         issue_url, error, jira_calls, latency_ms, front_door, client, operation) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+          ?20, ?21, ?22)",
     )?
     .execute(params![
         r.id,
@@ -602,12 +603,15 @@ fn insert_audit(tx: &Connection, r: &AuditRecord) -> rusqlite::Result<usize> {
         r.issue_type,
         r.summary,
         r.description,
-        r.outcome,
+        r.outcome.as_str(),
         r.status,
         r.issue_key,
         r.issue_url,
         r.error,
         r.jira_calls,
-        r.latency_ms
+        r.latency_ms,
+        r.front_door,
+        r.client,
+        r.operation
     ])
 }
