@@ -243,21 +243,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .as_ref()
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
-    let store = Store::open(&config.store.url, config.store.max_connections)
-        .await
-        .with_context(|| format!("cannot open the store {}", redact(&config.store.url)))?;
-    tracing::info!(backend = store.backend(), "store ready");
-    let retention = tokio::spawn(enforce_retention(
-        store.clone(),
-        Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
-        Duration::from_secs(config.audit.purge_interval_secs.max(1)),
-    ));
-    let tokens = match config.jira.auth {
-        AuthMode::Oauth => Some(Arc::new(open_oauth(&config, &store).await?)),
-        _ => None,
-    };
-    let state = Arc::new(AppState::new(config, &public_url, store, tokens)?);
-    let router = crate::http::router(Arc::clone(&state));
+    let (state, retention) = open(config, &public_url).await?;
+    let public = Url::parse(&public_url).with_context(|| format!("public URL {public_url}"))?;
+    let router = crate::http::router(Arc::clone(&state), &public);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -273,6 +261,30 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         task,
         retention,
     })
+}
+
+/// The application without a listener: the store (and its retention
+/// task, which the caller keeps), the OAuth connection, the state. Shared
+/// by the HTTP server and `jira-action mcp` (stdio).
+pub async fn open(
+    config: Config,
+    public_url: &str,
+) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
+    let store = Store::open(&config.store.url, config.store.max_connections)
+        .await
+        .with_context(|| format!("cannot open the store {}", redact(&config.store.url)))?;
+    tracing::info!(backend = store.backend(), "store ready");
+    let retention = tokio::spawn(enforce_retention(
+        store.clone(),
+        Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
+        Duration::from_secs(config.audit.purge_interval_secs.max(1)),
+    ));
+    let tokens = match config.jira.auth {
+        AuthMode::Oauth => Some(Arc::new(open_oauth(&config, &store).await?)),
+        _ => None,
+    };
+    let state = Arc::new(AppState::new(config, public_url, store, tokens)?);
+    Ok((state, retention))
 }
 
 /// The OAuth connection `jira-action oauth login` stored; without one the

@@ -47,6 +47,9 @@ enum Command {
     /// The server's own OAuth 2.0 (3LO) connection to Jira (`auth = oauth`).
     #[command(subcommand)]
     Oauth(OAuthCommand),
+    /// Serve the tools over MCP on stdin/stdout, for an assistant on this
+    /// machine (Claude Desktop, Cursor): every call is for one person.
+    Mcp(Box<McpArgs>),
     /// Print the (legacy) Glean tool manifest.
     Manifest {
         #[arg(long)]
@@ -89,6 +92,15 @@ struct DoctorArgs {
     /// (e.g. "Bearer <token>"), to check its permissions.
     #[arg(long, env = "JIRA_ACTION_DOCTOR_AUTHORIZATION", hide_env_values = true)]
     authorization: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct McpArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// The person every call is for (their email); or `mcp.stdio_user`.
+    #[arg(long, env = "JIRA_ACTION_MCP_USER")]
+    user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +152,14 @@ struct ServeArgs {
     /// oauth mode: the OAuth app's secret (prefer the environment variable).
     #[arg(long, env = "JIRA_ACTION_OAUTH_CLIENT_SECRET", hide_env_values = true)]
     oauth_client_secret: Option<String>,
+    /// API keys of the MCP endpoint, comma-separated (prefer the environment variable).
+    #[arg(
+        long,
+        env = "JIRA_ACTION_MCP_API_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    mcp_api_keys: Vec<String>,
 }
 
 impl ServeArgs {
@@ -187,6 +207,16 @@ impl ServeArgs {
         if let Some(secret) = &self.oauth_client_secret {
             config.oauth.client_secret = Some(SecretString::from(secret.clone()));
         }
+        let keys: Vec<SecretString> = self
+            .mcp_api_keys
+            .iter()
+            .map(|key| key.trim())
+            .filter(|key| !key.is_empty())
+            .map(|key| SecretString::from(key.to_owned()))
+            .collect();
+        if !keys.is_empty() {
+            config.mcp.api_keys = keys;
+        }
         Ok(config)
     }
 }
@@ -228,6 +258,14 @@ pub fn main() -> anyhow::Result<()> {
             init_logging();
             store_runtime()?.block_on(oauth(command))
         }
+        Command::Mcp(args) => {
+            init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(mcp_stdio(*args))
+        }
         Command::Manifest { url, auth } => {
             let document = manifest::document(url.as_str(), auth);
             println!("{}", serde_json::to_string_pretty(&document)?);
@@ -251,6 +289,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The sandbox's MCP endpoint takes a development key, printed below,
+    // unless keys were configured.
+    let mcp_key = match args.sandbox && config.mcp.api_keys.is_empty() {
+        true => {
+            let key = format!("sandbox-{}", uuid::Uuid::new_v4().simple());
+            config.mcp.api_keys = vec![SecretString::from(key.clone())];
+            key
+        }
+        false => "<one of the configured mcp.api_keys>".to_owned(),
+    };
     config.validate()?;
     let sandbox = args.sandbox;
     let store_url = config.store.url.clone();
@@ -259,7 +307,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     println!("jira-action listening on http://{addr}");
     if sandbox {
-        println!("{}", crate::sandbox::banner(addr));
+        println!("{}", crate::sandbox::banner(addr, &mcp_key));
         println!("The audit trail: jira-action audit --store-url {store_url}\n");
     }
     let stop = server.stop_handle();
@@ -271,6 +319,46 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     server.wait().await
+}
+
+/// `jira-action mcp`: the MCP tools on stdin/stdout (logs on stderr).
+async fn mcp_stdio(args: McpArgs) -> anyhow::Result<()> {
+    use rmcp::ServiceExt as _;
+    let mut config = args.serve.config()?;
+    let _sim = if args.serve.sandbox {
+        Some(crate::sandbox::prepare(&mut config, args.serve.sandbox_users).await?)
+    } else {
+        None
+    };
+    config.validate()?;
+    if config.jira.auth == AuthMode::Passthrough {
+        anyhow::bail!(
+            "jira-action mcp needs server-held Jira credentials: set auth = api-token or oauth (--auth)"
+        );
+    }
+    let user = args
+        .user
+        .clone()
+        .or_else(|| config.mcp.stdio_user.clone())
+        .context("name the person the calls are for: --user EMAIL (or mcp.stdio_user)")?;
+    let user = crate::glean::email::parse(&user).map_err(|reason| {
+        anyhow::anyhow!("--user {user:?} is not one plain email address ({reason})")
+    })?;
+    let public_url = config
+        .public_url
+        .as_ref()
+        .map(|u| u.as_str().to_owned())
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let (state, retention) = crate::app::open(config, &public_url).await?;
+    tracing::info!(%user, "MCP on stdio");
+    let served = crate::mcp::Handler::stdio(state, user)
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP on stdio")?;
+    let ended = served.waiting().await;
+    retention.abort();
+    ended.context("MCP on stdio")?;
+    Ok(())
 }
 
 async fn oauth(command: OAuthCommand) -> anyhow::Result<()> {

@@ -59,6 +59,34 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `auth = "oauth"`: the admin's OAuth app.
     pub oauth: OAuthConfig,
+    /// The MCP endpoint (`/mcp`) and `jira-action mcp` (stdio).
+    pub mcp: McpConfig,
+}
+
+/// Who may call `/mcp`, and how a call names its person.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Keys a client presents as `Authorization: Bearer <key>`; several so
+    /// that they can be rotated. Prefer `JIRA_ACTION_MCP_API_KEYS`
+    /// (comma-separated). None: every call to `/mcp` is refused.
+    pub api_keys: Vec<SecretString>,
+    /// The header naming the person a call is for (Glean fills a header
+    /// of the admin's choosing with the user's email).
+    pub user_header: String,
+    /// `jira-action mcp` (stdio): the person every call is for, when
+    /// `--user` is not given.
+    pub stdio_user: Option<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            api_keys: Vec::new(),
+            user_header: "Glean-User-Email".to_owned(),
+            stdio_user: None,
+        }
+    }
 }
 
 /// The Atlassian OAuth 2.0 (3LO) app the server uses in `oauth` mode, as
@@ -326,6 +354,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             audit: AuditConfig::default(),
             oauth: OAuthConfig::default(),
+            mcp: McpConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod glean;
 pub mod health;
 pub mod http;
+pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod resolve;

@@ -41,7 +41,7 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHan
 }
 
 /// What to paste to see it work.
-pub fn banner(addr: SocketAddr) -> String {
+pub fn banner(addr: SocketAddr, mcp_key: &str) -> String {
     format!(
         r#"
 Sandbox: an embedded Jira simulator with the demo site (projects DEMO and OPS).
@@ -53,6 +53,23 @@ curl -s http://{addr}/create_issue \
   -H 'Content-Type: application/json' \
   -H 'Glean-User-Email: alice@example.com' \
   -d '{{"pid": "DEMO", "issuetype": "Task", "summary": "Printer on floor 3 is jammed", "priority": 3, "components": "Backend", "description": "It **jams** on every *duplex* job.\n\n- tried power cycle\n- tried new paper"}}'
+
+The same tools over MCP (Streamable HTTP) at http://{addr}/mcp
+MCP API key (development, this run only): {mcp_key}
+
+List the tools:
+
+curl -s http://{addr}/mcp \
+  -H 'Authorization: Bearer {mcp_key}' \
+  -H 'Glean-User-Email: alice@example.com' \
+  -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+  -H 'MCP-Protocol-Version: 2025-11-25' \
+  -d '{{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}}'
+
+An MCP client's configuration (Claude, Cursor and others that take a URL and headers):
+
+{{"mcpServers": {{"jira": {{"type": "http", "url": "http://{addr}/mcp",
+  "headers": {{"Authorization": "Bearer {mcp_key}", "Glean-User-Email": "alice@example.com"}}}}}}}}
 "#
     )
 }

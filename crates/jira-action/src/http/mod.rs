@@ -1,6 +1,7 @@
 //! Routes, middleware and the error type of the HTTP API.
 
 mod create_issue;
+pub mod door;
 mod error;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use error::Error;
+pub use error::{Error, ErrorCode};
 
 use crate::app::AppState;
 
@@ -23,8 +24,18 @@ use crate::app::AppState;
 /// in the response, so a person can quote it and an operator find it.
 pub const REQUEST_ID: &str = "x-request-id";
 
-pub fn router(state: Arc<AppState>) -> Router {
+/// The server's routes. `public_url` is where clients reach it (the MCP
+/// endpoint checks `Host` and `Origin` against it).
+pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
     let request_id = header::HeaderName::from_static(REQUEST_ID);
+    let mcp = crate::mcp::router(Arc::clone(&state), public_url)
+        .map(|mcp| {
+            mcp.route_layer(middleware::from_fn_with_state(
+                Arc::clone(&state),
+                limit_concurrency,
+            ))
+        })
+        .unwrap_or_default();
     let tools = Router::new()
         .route("/create_issue", post(create_issue::handle))
         // Layers run bottom-up: the concurrency cap first, then the
@@ -39,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .merge(tools)
+        .merge(mcp)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -121,8 +133,8 @@ async fn record_refused(state: &AppState, headers: &axum::http::HeaderMap, error
         id: uuid::Uuid::now_v7().to_string(),
         at_ms,
         at: crate::store::rfc3339(at_ms),
-        request_id: create_issue::request_id(headers),
-        caller: create_issue::person(headers, create_issue::USER_EMAIL, "Glean-User-Email").ok(),
+        request_id: door::request_id(headers),
+        caller: door::person(headers, create_issue::USER_EMAIL, "Glean-User-Email").ok(),
         signature: "invalid".to_owned(),
         front_door: crate::tools::FrontDoor::Glean.as_str().to_owned(),
         operation: <crate::tools::CreateIssue as crate::tools::Operation>::NAME.to_owned(),

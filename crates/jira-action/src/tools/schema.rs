@@ -75,7 +75,7 @@ pub struct DescribeProjectArgs {
 /// The schema of `T` as a plain JSON object: every subschema inlined, an
 /// optional field just its type (a `null` is read as absent anyway), and
 /// no `$schema` or `title`, which neither OpenAPI 3.0 nor MCP wants here.
-fn schema_of<T: JsonSchema>() -> Map<String, Value> {
+fn schema_of<T: JsonSchema>(nulls: Nulls) -> Map<String, Value> {
     let settings = SchemaSettings::draft2020_12().with(|s| {
         s.inline_subschemas = true;
         s.meta_schema = None;
@@ -84,7 +84,9 @@ fn schema_of<T: JsonSchema>() -> Map<String, Value> {
         .into_generator()
         .into_root_schema_for::<T>()
         .to_value();
-    tidy(&mut value);
+    if nulls == Nulls::Absent {
+        tidy(&mut value);
+    }
     match value {
         Value::Object(mut object) => {
             object.remove("title");
@@ -92,6 +94,16 @@ fn schema_of<T: JsonSchema>() -> Map<String, Value> {
         }
         _ => Map::new(),
     }
+}
+
+/// Whether a type's optional fields can be `null` on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nulls {
+    /// Arguments (a `null` reads as absent) and answers that skip absent
+    /// fields: an optional field is just its type.
+    Absent,
+    /// Answers that send `null`: the schema must allow it.
+    Sent,
 }
 
 /// `"type": ["string", "null"]` becomes `"type": "string"`, throughout.
@@ -114,13 +126,22 @@ fn tidy(value: &mut Value) {
 
 /// For the OpenAPI 3.0 document: Glean's type hints and `example` kept.
 pub fn openapi_schema<T: JsonSchema>() -> Value {
-    Value::Object(schema_of::<T>())
+    Value::Object(schema_of::<T>(Nulls::Absent))
 }
 
 /// For MCP (JSON Schema 2020-12): `example` becomes `examples`, and
 /// Glean's `x-glean-*` hints go, since other clients do not know them.
 pub fn mcp_schema<T: JsonSchema>() -> Map<String, Value> {
-    let mut value = Value::Object(schema_of::<T>());
+    mcp(schema_of::<T>(Nulls::Absent))
+}
+
+/// [`mcp_schema`] for an answer whose optional fields are sent as `null`.
+pub fn mcp_schema_with_nulls<T: JsonSchema>() -> Map<String, Value> {
+    mcp(schema_of::<T>(Nulls::Sent))
+}
+
+fn mcp(schema: Map<String, Value>) -> Map<String, Value> {
+    let mut value = Value::Object(schema);
     for_mcp(&mut value);
     match value {
         Value::Object(object) => object,

@@ -1,0 +1,118 @@
+//! Who gets into `/mcp`: a call must present one of the configured API
+//! keys as `Authorization: Bearer <key>`. Keys are compared in constant
+//! time and never logged; a call without a valid one gets `401` with
+//! `WWW-Authenticate: Bearer`, before the MCP service sees it.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The configured keys, as SHA-256 digests: comparing digests of equal
+/// length in constant time tells nothing of a key's length or prefix.
+pub struct ApiKeys {
+    digests: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKeys({} configured)", self.digests.len())
+    }
+}
+
+impl ApiKeys {
+    pub fn new(keys: &[SecretString]) -> ApiKeys {
+        ApiKeys {
+            digests: keys
+                .iter()
+                .map(|key| key.expose_secret().trim())
+                .filter(|key| !key.is_empty())
+                .map(digest)
+                .collect(),
+        }
+    }
+
+    /// Whether `presented` is one of the keys. Every key is compared, so
+    /// the time taken does not say which one matched.
+    pub fn accepts(&self, presented: &str) -> bool {
+        let presented = digest(presented);
+        self.digests
+            .iter()
+            .fold(subtle::Choice::from(0), |found, key| {
+                found | key.ct_eq(&presented)
+            })
+            .into()
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// The middleware in front of the MCP service.
+pub async fn require_key(
+    State(keys): State<Arc<ApiKeys>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    match presented {
+        Some(key) if keys.accepts(key) => next.run(request).await,
+        Some(_) => refuse(
+            "invalid_api_key",
+            "The API key is not one of this server's MCP keys; ask its administrator for a valid one.",
+            true,
+        ),
+        None => refuse(
+            "missing_api_key",
+            "Send one of this server's MCP API keys as Authorization: Bearer <key>.",
+            false,
+        ),
+    }
+}
+
+fn refuse(code: &'static str, message: &str, given: bool) -> Response {
+    tracing::info!(error = code, "MCP call refused");
+    let challenge = match given {
+        true => "Bearer error=\"invalid_token\"",
+        false => "Bearer",
+    };
+    let body = serde_json::json!({ "error": code, "message": message });
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+        .extensions_mut()
+        .insert(crate::http::ErrorCode(code));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_configured_key_is_accepted_and_nothing_else() {
+        let keys = ApiKeys::new(&[SecretString::from("old-key"), SecretString::from("new-key")]);
+        assert!(keys.accepts("old-key"));
+        assert!(keys.accepts("new-key"));
+        assert!(!keys.accepts("new-ke"));
+        assert!(!keys.accepts(""));
+        assert!(!ApiKeys::new(&[]).accepts(""));
+        assert_eq!(format!("{keys:?}"), "ApiKeys(2 configured)");
+    }
+}
