@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::oauth::TokenManager;
 use crate::oauth::crypto::TokenCipher;
 use crate::resolve::Resolver;
+use crate::server::ConnectionLimits;
 use crate::store::Store;
 
 /// Everything a request handler needs, shared by all requests.
@@ -30,6 +31,10 @@ pub struct AppState {
     pub jira: JiraClient,
     pub resolver: Resolver,
     pub in_flight: Arc<Semaphore>,
+    /// Open client connections (against `limits.max_connections`).
+    pub connections: Arc<Semaphore>,
+    /// The cap `connections` started with.
+    pub max_connections: usize,
     /// `None` only when unsigned calls are explicitly allowed.
     pub verifier: Option<Verifier>,
     pub openapi: Value,
@@ -71,7 +76,10 @@ impl AppState {
         }));
         let openapi = openapi::document(public_url);
         let verifier = signature_verifier(&config)?;
+        let max_connections = crate::server::connection_cap(config.limits.max_connections);
         Ok(AppState {
+            connections: Arc::new(Semaphore::new(max_connections)),
+            max_connections,
             verifier,
             resolver: Resolver::new(&config.cache),
             in_flight: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
@@ -259,13 +267,21 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let state = Arc::new(AppState::new(config, &public_url, store, tokens)?);
     let router = crate::http::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = &state.config.limits;
+    let connection_limits = ConnectionLimits {
+        header_read_timeout: Duration::from_millis(limits.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+    };
+    let task = tokio::spawn(crate::server::serve(
+        listener,
+        router,
+        connection_limits,
+        Arc::clone(&state.connections),
+        Arc::clone(&state.metrics),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(RunningServer {
         addr,
         state,

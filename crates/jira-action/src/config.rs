@@ -308,6 +308,16 @@ pub struct LimitsConfig {
     /// The whole request, Jira calls included; Glean gives up on slow tools.
     pub request_timeout_ms: u64,
     pub max_concurrent_requests: usize,
+    /// Once a request's first byte has arrived, its headers must be
+    /// complete within this, or the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in progress is closed after this long
+    /// without a byte (keep-alive included).
+    pub idle_timeout_ms: u64,
+    /// The most open client connections; further ones wait in the listen
+    /// backlog until one closes. Lowered at start to fit the process's
+    /// open-file limit.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -366,6 +376,9 @@ impl Default for LimitsConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 25_000,
             max_concurrent_requests: 1_024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
         }
     }
 }
@@ -435,7 +448,13 @@ impl Config {
                     .into(),
             ));
         }
-        if self.limits.max_body_bytes == 0 || self.limits.max_concurrent_requests == 0 {
+        let limits = &self.limits;
+        if limits.max_body_bytes == 0
+            || limits.max_concurrent_requests == 0
+            || limits.header_read_timeout_ms == 0
+            || limits.idle_timeout_ms == 0
+            || limits.max_connections == 0
+        {
             return Err(ConfigError::Invalid(
                 "limits must be greater than zero".into(),
             ));

@@ -246,7 +246,9 @@ fn read_body(
 ) -> Result<CreateIssueInput, Error> {
     check_content_type(headers)?;
     let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if super::body_timed_out(&rejection) {
+            Error::RequestTimeout
+        } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::PayloadTooLarge(state.config.limits.max_body_bytes)
         } else {
             Error::InvalidJson(rejection.body_text())

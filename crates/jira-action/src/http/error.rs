@@ -82,6 +82,8 @@ pub enum Error {
     MethodNotAllowed,
     #[error("the request took too long")]
     Timeout,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("too many requests in progress")]
     Overloaded,
     #[error("a request with the same identity is still in progress")]
@@ -290,6 +292,11 @@ impl Error {
                 S::GATEWAY_TIMEOUT,
                 "timeout",
                 "The request took too long; if it was a create, it may still have happened. Retrying is safe.",
+            ),
+            Error::RequestTimeout => Body::new(
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request body did not arrive within the request timeout; nothing was created. Send the whole request at once.",
             ),
             Error::Overloaded => Body::new(
                 S::SERVICE_UNAVAILABLE,

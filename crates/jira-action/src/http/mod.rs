@@ -1,6 +1,7 @@
 //! Routes, middleware and the error type of the HTTP API.
 
 mod create_issue;
+mod deadline;
 mod error;
 pub mod submit;
 pub mod trail;
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use deadline::body_timed_out;
 pub use error::Error;
 
 use crate::app::AppState;
@@ -38,6 +40,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit_concurrency,
+        ))
+        // Outermost: the body's deadline runs from the call's arrival.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            deadline::body_deadline,
         ));
     Router::new()
         .merge(tools)
@@ -156,6 +163,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let total = state.config.limits.max_concurrent_requests;
     let in_flight = total.saturating_sub(state.in_flight.available_permits());
     metrics.set("jira_action_in_flight_requests", &[], in_flight as f64);
+    let open = state
+        .max_connections
+        .saturating_sub(state.connections.available_permits());
+    metrics.set("jira_action_open_connections", &[], open as f64);
     if let Some(tokens) = &state.tokens {
         if let Some(left) = tokens.seconds_to_expiry() {
             metrics.set_token_expiry(Duration::from_secs(left.max(0).unsigned_abs()));
