@@ -16,6 +16,7 @@ use crate::config::{AuthMode, Config};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi, yaml};
 use crate::health::Readiness;
+use crate::http::refusals::{self, Refusals};
 use crate::metrics::Metrics;
 use crate::oauth::TokenManager;
 use crate::oauth::crypto::TokenCipher;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// `oauth` mode: the connection whose access token every call uses.
     pub tokens: Option<Arc<TokenManager>>,
+    /// Refused signatures, counted until their summary is written.
+    pub refusals: Arc<Refusals>,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
             metrics,
             readiness,
             tokens,
+            refusals: Arc::new(Refusals::default()),
         })
     }
 }
@@ -210,11 +214,13 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     retention: JoinHandle<()>,
+    refusals: JoinHandle<()>,
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.retention.abort();
+        self.refusals.abort();
     }
 }
 
@@ -224,13 +230,20 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.task).await??;
-        Ok(())
+        self.wait_and_flush().await
     }
 
     /// Runs until the server stops by itself.
     pub async fn wait(mut self) -> anyhow::Result<()> {
+        self.wait_and_flush().await
+    }
+
+    /// Waits for the server, then writes the refused signatures' summary
+    /// of the minute in progress.
+    async fn wait_and_flush(&mut self) -> anyhow::Result<()> {
         (&mut self.task).await??;
+        let state = &self.state;
+        refusals::write(&state.store, state.refusals.take_all()).await;
         Ok(())
     }
 
@@ -266,6 +279,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     };
     let state = Arc::new(AppState::new(config, &public_url, store, tokens)?);
     let router = crate::http::router(Arc::clone(&state));
+    let refusals = tokio::spawn(refusals::flush_every_minute(
+        Arc::clone(&state.refusals),
+        state.store.clone(),
+    ));
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = &state.config.limits;
     let connection_limits = ConnectionLimits {
@@ -288,6 +305,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         stop: Some(stop),
         task,
         retention,
+        refusals,
     })
 }
 

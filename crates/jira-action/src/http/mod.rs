@@ -3,9 +3,12 @@
 mod create_issue;
 mod deadline;
 mod error;
+pub mod refusals;
+mod request_id;
 pub mod submit;
 pub mod trail;
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -56,6 +60,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/manifest.json", get(manifest))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(catch_panics())
         .layer(middleware::from_fn(limit_header_size))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         // The extractor enforces the limit; the handler turns it into 413.
@@ -73,7 +78,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Before the id is set: an unsafe or overlong one is dropped, so a
+        // generated one replaces it.
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            request_id::sanitize_request_id,
+        ))
         .with_state(state)
+}
+
+/// A handler that panics answers `500 internal` (the usual JSON body) and
+/// the panic is logged, instead of hyper dropping the connection.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Response> {
+    CatchPanicLayer::custom(panicked as fn(Box<dyn Any + Send + 'static>) -> Response)
+}
+
+fn panicked(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    // Bounded: a panic message may quote input.
+    let message: String = message.chars().take(200).collect();
+    tracing::error!(panic = %message, "handler panicked");
+    Error::Internal("handler panicked".into()).into_response()
 }
 
 /// The most header bytes a request may carry (names and values). Glean
@@ -115,8 +144,12 @@ async fn verify_signature(
     if let Some(verifier) = &state.verifier
         && let Err(reason) = verifier.verify(request.headers()).await
     {
-        tracing::info!(%reason, "signature refused");
-        trail::record_refused(&state, request.headers(), &Error::InvalidSignature).await;
+        // Counted and audited in aggregate (see `refusals`), so a flood of
+        // forged calls leaves a few rows and log lines, not one per call.
+        let ended = state
+            .refusals
+            .refused(&state.metrics, request.headers(), &reason);
+        refusals::write(&state.store, ended).await;
         return Error::InvalidSignature.into_response();
     }
     next.run(request).await
@@ -260,4 +293,59 @@ async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
 
 async fn manifest(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(state.manifest.clone()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use axum::body::{Body, to_bytes};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_handler_answers_500_internal_and_is_logged() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let router: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("boom in a handler");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(catch_panics());
+        let request = Request::get("/boom").body(Body::empty()).expect("request");
+        let response = router.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), 500);
+        let body = to_bytes(response.into_body(), 4096).await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"], "internal");
+        assert!(body["message"].is_string());
+        let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+        assert!(log.contains("handler panicked"), "{log}");
+        assert!(log.contains("boom in a handler"), "{log}");
+    }
 }

@@ -303,18 +303,6 @@ impl Trace {
     }
 }
 
-/// Records a request refused before the handler (a bad signature): one
-/// record per request, with the caller as claimed but not verified.
-pub async fn record_refused(state: &AppState, headers: &HeaderMap, error: &Error) {
-    let trace = Trace::new(headers, "invalid");
-    let mut record = trace.record;
-    record.status = i64::from(error.status().as_u16());
-    record.error = Some(error.code().to_owned());
-    if let Err(err) = state.store.record(&record).await {
-        tracing::error!(cause = %err, "cannot write the audit record");
-    }
-}
-
 /// Whether Jira may have created the issue although the request failed.
 fn outcome_unknown(error: &Error) -> bool {
     match error {

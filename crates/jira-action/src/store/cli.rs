@@ -1,5 +1,6 @@
 //! `jira-action audit` and `jira-action backup`: the store, from the shell.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -137,7 +138,7 @@ pub fn parse_since(text: &str, now_ms: i64) -> anyhow::Result<i64> {
     Ok(i64::try_from(since).unwrap_or(i64::MAX))
 }
 
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 19] = [
     "at",
     "request_id",
     "caller",
@@ -155,9 +156,11 @@ const COLUMNS: [&str; 17] = [
     "jira_calls",
     "latency_ms",
     "idempotency_key",
+    "count",
+    "reason",
 ];
 
-fn cells(record: &AuditRecord) -> [String; 17] {
+fn cells(record: &AuditRecord) -> [String; 19] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         record.at.clone(),
@@ -177,16 +180,26 @@ fn cells(record: &AuditRecord) -> [String; 17] {
         record.jira_calls.to_string(),
         record.latency_ms.to_string(),
         opt(&record.idempotency_key),
+        record.count.map(|c| c.to_string()).unwrap_or_default(),
+        opt(&record.reason),
     ]
 }
 
-/// Every column, with a header; fields quoted where CSV needs it.
+/// Every column, with a header; fields quoted where CSV needs it, and a
+/// field a spreadsheet would take for a formula (a caller-chosen summary
+/// or request id starting with `=`, `+`, `-`, `@`, a tab or CR) prefixed
+/// with `'`, so opening the export runs nothing.
 pub fn csv(records: &[AuditRecord]) -> String {
     let quote = |field: &str| {
+        let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            Cow::Owned(format!("'{field}"))
+        } else {
+            Cow::Borrowed(field)
+        };
         if field.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", field.replace('"', "\"\""))
         } else {
-            field.to_owned()
+            field.into_owned()
         }
     };
     let mut out = COLUMNS.join(",") + "\n";
@@ -265,6 +278,37 @@ mod tests {
             parse_since("2026-11-28T00:00:00Z", now).expect("time")
         );
         assert!(parse_since("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn csv_neutralises_cells_a_spreadsheet_would_run() {
+        let formulas = [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ];
+        for formula in formulas {
+            let record = AuditRecord {
+                request_id: formula.into(),
+                summary: Some(formula.into()),
+                ..AuditRecord::default()
+            };
+            let csv = csv(&[record]);
+            let row = csv.lines().nth(1).expect("a row");
+            let cells: Vec<&str> = row.split(',').collect();
+            for cell in [cells[1], cells[13]] {
+                let cell = cell.trim_start_matches('"');
+                assert!(cell.starts_with('\''), "{formula:?} exported as {cell:?}");
+            }
+        }
+        let plain = csv(&[AuditRecord {
+            request_id: "req-1".into(),
+            ..AuditRecord::default()
+        }]);
+        assert!(plain.lines().nth(1).expect("row").contains(",req-1,"));
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub enum StoreError {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/0001_store.sql")),
     (2, "oauth", include_str!("../../migrations/0002_oauth.sql")),
+    (
+        3,
+        "refusal_counts",
+        include_str!("../../migrations/0003_refusal_counts.sql"),
+    ),
 ];
 
 /// A pool of connections to the configured database; an SQLite file also
@@ -140,6 +145,10 @@ pub struct AuditRecord {
     pub error: Option<String>,
     pub jira_calls: i64,
     pub latency_ms: i64,
+    /// A summary record (refused signatures): how many calls it stands for.
+    pub count: Option<i64>,
+    /// A summary record: why those calls were refused.
+    pub reason: Option<String>,
 }
 
 /// Which audit records to read.
@@ -574,7 +583,7 @@ impl Existing {
 
 const AUDIT_COLUMNS: &str = "id, at, request_id, caller, signature, idempotency_key, reporter, \
     assignee, project, issue_type, summary, description, outcome, status, issue_key, issue_url, \
-    error, jira_calls, latency_ms";
+    error, jira_calls, latency_ms, count, reason";
 
 fn insert_audit<'q, DB>(record: &'q AuditRecord) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
 where
@@ -582,12 +591,14 @@ where
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
         "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
          assignee, project, issue_type, summary, description, outcome, status, issue_key, \
-         issue_url, error, jira_calls, latency_ms) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         issue_url, error, jira_calls, latency_ms, count, reason) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21)",
     )
     .bind(record.id.clone())
     .bind(record.at_ms)
@@ -608,6 +619,8 @@ where
     .bind(record.error.clone())
     .bind(record.jira_calls)
     .bind(record.latency_ms)
+    .bind(record.count)
+    .bind(record.reason.clone())
 }
 
 fn audit_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
@@ -638,6 +651,8 @@ where
         error: row.try_get("error")?,
         jira_calls: row.try_get("jira_calls")?,
         latency_ms: row.try_get("latency_ms")?,
+        count: row.try_get("count")?,
+        reason: row.try_get("reason")?,
     })
 }
 
