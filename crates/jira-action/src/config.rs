@@ -128,8 +128,8 @@ impl OAuthConfig {
 }
 
 /// Where idempotency claims and the audit trail are kept, and how repeats
-/// are recognised.
-#[derive(Clone, Debug, Deserialize)]
+/// are recognised. `{:?}` hides the URL's password.
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `postgres://…` (shared by several processes), `sqlite://PATH`, or a
@@ -158,6 +158,25 @@ pub struct AuditConfig {
     pub record_descriptions: bool,
     /// How often the retention task runs.
     pub purge_interval_secs: u64,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let StoreConfig {
+            url,
+            max_connections,
+            idempotency_window_secs,
+            wait_for_in_progress_ms,
+            lease_secs,
+        } = self;
+        f.debug_struct("StoreConfig")
+            .field("url", &crate::app::redact(url))
+            .field("max_connections", max_connections)
+            .field("idempotency_window_secs", idempotency_window_secs)
+            .field("wait_for_in_progress_ms", wait_for_in_progress_ms)
+            .field("lease_secs", lease_secs)
+            .finish()
+    }
 }
 
 impl Default for StoreConfig {
@@ -612,11 +631,22 @@ mod tests {
     }
 
     #[test]
-    fn api_token_is_not_printed_by_debug() {
+    fn debug_prints_no_secret() {
         let config = Config::from_toml(
-            "[jira]\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"hunter2-token\"\n",
+            "[jira]\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"hunter2-token\"\n\
+             [oauth]\nclient_secret = \"oauth-secret-77\"\ntoken_key = \"token-key-88\"\n\
+             [store]\nurl = \"postgres://u:store-pw-99@h/db\"\n",
         )
         .expect("parses");
-        assert!(!format!("{config:?}").contains("hunter2-token"));
+        let printed = format!("{config:?}");
+        for secret in [
+            "hunter2-token",
+            "oauth-secret-77",
+            "token-key-88",
+            "store-pw-99",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("postgres://u:***@h/db"), "{printed}");
     }
 }

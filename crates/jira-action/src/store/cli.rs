@@ -18,13 +18,13 @@ pub struct StoreArgs {
     config: Option<PathBuf>,
     /// postgres://…, sqlite://PATH or a file path; overrides the config file.
     #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
-    store_url: Option<String>,
+    store_url: Option<crate::cli::StoreUrlArg>,
 }
 
 impl StoreArgs {
     fn url(&self) -> anyhow::Result<String> {
         if let Some(url) = &self.store_url {
-            return Ok(url.clone());
+            return Ok(url.0.clone());
         }
         let config = match &self.config {
             Some(path) => Config::from_file(path)?,
