@@ -264,6 +264,17 @@ struct Watched {
     activity: Arc<Activity>,
 }
 
+impl Watched {
+    fn wrote(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = polled
+            && n > 0
+        {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
 impl AsyncRead for Watched {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -286,14 +297,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = polled
-            && n > 0
-        {
-            this.activity.touch();
-        }
-        polled
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.wrote(polled)
     }
 
     fn poll_write_vectored(
@@ -301,14 +306,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled
-            && n > 0
-        {
-            this.activity.touch();
-        }
-        polled
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use super::REQUEST_ID;
 use crate::glean::signature::SignatureError;
 use crate::metrics::Metrics;
 use crate::store::{self, AuditRecord, Store};
@@ -86,7 +85,7 @@ impl Refusals {
         let fresh = !window.counts.contains_key(&key);
         let tally = window.counts.entry(key).or_insert_with(|| Tally {
             count: 0,
-            first_request_id: request_id(headers),
+            first_request_id: super::trail::request_id(headers),
         });
         tally.count += 1;
         if fresh {
@@ -155,14 +154,6 @@ fn summary(at_ms: i64, caller: Option<String>, reason: &str, tally: Tally) -> Au
     }
 }
 
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Writes summary records; a failure is logged (the counts are also in the
 /// metric).
 pub async fn write(store: &Store, records: Vec<AuditRecord>) {
@@ -183,6 +174,7 @@ pub async fn flush_every_minute(refusals: Arc<Refusals>, store: Store) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::REQUEST_ID;
     use super::*;
     use std::sync::atomic::{AtomicI64, Ordering};
 

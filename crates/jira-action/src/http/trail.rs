@@ -316,7 +316,7 @@ fn window(state: &AppState) -> Duration {
     Duration::from_secs(state.config.store.idempotency_window_secs)
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+pub(super) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
