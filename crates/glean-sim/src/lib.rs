@@ -175,6 +175,22 @@ impl TestSigner {
             .expect("sign an RS256 token")
     }
 
+    /// Signs `claims` with RS256 under a JOSE header of the caller's
+    /// choosing (`alg` included), e.g. one with a `crit` member, which
+    /// `jsonwebtoken`'s `Header` cannot carry.
+    ///
+    /// # Panics
+    /// If signing fails (test helper).
+    pub fn sign_with_header<T: Serialize>(&self, header: &serde_json::Value, claims: &T) -> String {
+        let header = URL_SAFE_NO_PAD.encode(header.to_string());
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("serialise claims"));
+        let message = format!("{header}.{payload}");
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)
+                .expect("sign an RS256 token");
+        format!("{message}.{signature}")
+    }
+
     /// A token valid now: issuer `glean`, `iat` now, `exp` in 60 s.
     pub fn token(&self) -> String {
         self.sign(&Claims::valid_now())

@@ -16,10 +16,12 @@ use crate::config::{AuthMode, Config};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi, yaml};
 use crate::health::Readiness;
+use crate::http::refusals::{self, Refusals};
 use crate::metrics::Metrics;
 use crate::oauth::TokenManager;
 use crate::oauth::crypto::TokenCipher;
 use crate::resolve::Resolver;
+use crate::server::ConnectionLimits;
 use crate::store::Store;
 
 /// Everything a request handler needs, shared by all requests.
@@ -30,6 +32,10 @@ pub struct AppState {
     pub jira: JiraClient,
     pub resolver: Resolver,
     pub in_flight: Arc<Semaphore>,
+    /// Open client connections (against `limits.max_connections`).
+    pub connections: Arc<Semaphore>,
+    /// The cap `connections` started with.
+    pub max_connections: usize,
     /// `None` only when unsigned calls are explicitly allowed.
     pub verifier: Option<Verifier>,
     pub openapi: Value,
@@ -43,6 +49,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// `oauth` mode: the connection whose access token every call uses.
     pub tokens: Option<Arc<TokenManager>>,
+    /// Refused signatures, counted until their summary is written.
+    pub refusals: Arc<Refusals>,
 }
 
 impl AppState {
@@ -71,7 +79,10 @@ impl AppState {
         }));
         let openapi = openapi::document(public_url);
         let verifier = signature_verifier(&config)?;
+        let max_connections = crate::server::connection_cap(config.limits.max_connections);
         Ok(AppState {
+            connections: Arc::new(Semaphore::new(max_connections)),
+            max_connections,
             verifier,
             resolver: Resolver::new(&config.cache),
             in_flight: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
@@ -84,6 +95,7 @@ impl AppState {
             metrics,
             readiness,
             tokens,
+            refusals: Arc::new(Refusals::default()),
         })
     }
 }
@@ -202,11 +214,13 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     retention: JoinHandle<()>,
+    refusals: JoinHandle<()>,
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.retention.abort();
+        self.refusals.abort();
     }
 }
 
@@ -216,13 +230,20 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.task).await??;
-        Ok(())
+        self.wait_and_flush().await
     }
 
     /// Runs until the server stops by itself.
     pub async fn wait(mut self) -> anyhow::Result<()> {
+        self.wait_and_flush().await
+    }
+
+    /// Waits for the server, then writes the refused signatures' summary
+    /// of the minute in progress.
+    async fn wait_and_flush(&mut self) -> anyhow::Result<()> {
         (&mut self.task).await??;
+        let state = &self.state;
+        refusals::write(&state.store, state.refusals.take_all()).await;
         Ok(())
     }
 
@@ -246,20 +267,33 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let (state, retention) = open(config, &public_url).await?;
     let public = Url::parse(&public_url).with_context(|| format!("public URL {public_url}"))?;
     let router = crate::http::router(Arc::clone(&state), &public);
+    let refusals = tokio::spawn(refusals::flush_every_minute(
+        Arc::clone(&state.refusals),
+        state.store.clone(),
+    ));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = &state.config.limits;
+    let connection_limits = ConnectionLimits {
+        header_read_timeout: Duration::from_millis(limits.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+    };
+    let task = tokio::spawn(crate::server::serve(
+        listener,
+        router,
+        connection_limits,
+        Arc::clone(&state.connections),
+        Arc::clone(&state.metrics),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(RunningServer {
         addr,
         state,
         stop: Some(stop),
         task,
         retention,
+        refusals,
     })
 }
 

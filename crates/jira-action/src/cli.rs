@@ -1,8 +1,11 @@
 //! The command line: `serve`, and the documents Glean is registered with.
 
+use std::convert::Infallible;
+use std::fmt;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -11,6 +14,42 @@ use url::Url;
 
 use crate::config::{AuthMode, Config};
 use crate::glean::{manifest, openapi, yaml};
+
+/// A secret given as a flag or environment variable (a token, a client
+/// secret, an `Authorization` header): `{:?}` prints `[redacted]`.
+#[derive(Clone)]
+pub struct SecretArg(pub String);
+
+impl FromStr for SecretArg {
+    type Err = Infallible;
+    fn from_str(s: &str) -> Result<SecretArg, Infallible> {
+        Ok(SecretArg(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A store URL given as a flag or environment variable: `{:?}` prints it
+/// without its password.
+#[derive(Clone)]
+pub struct StoreUrlArg(pub String);
+
+impl FromStr for StoreUrlArg {
+    type Err = Infallible;
+    fn from_str(s: &str) -> Result<StoreUrlArg, Infallible> {
+        Ok(StoreUrlArg(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for StoreUrlArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&crate::app::redact(&self.0), f)
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,7 +130,7 @@ struct DoctorArgs {
     /// Passthrough mode: the Authorization header Glean forwards
     /// (e.g. "Bearer <token>"), to check its permissions.
     #[arg(long, env = "JIRA_ACTION_DOCTOR_AUTHORIZATION", hide_env_values = true)]
-    authorization: Option<String>,
+    authorization: Option<SecretArg>,
 }
 
 #[derive(Debug, Args)]
@@ -124,7 +163,7 @@ struct ServeArgs {
     api_email: Option<String>,
     /// api-token mode: the API token (prefer the environment variable).
     #[arg(long, env = "JIRA_ACTION_API_TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
+    api_token: Option<SecretArg>,
     /// The tool's public base URL (for the OpenAPI document and manifest).
     #[arg(long, env = "JIRA_ACTION_PUBLIC_URL")]
     public_url: Option<Url>,
@@ -145,13 +184,13 @@ struct ServeArgs {
     sandbox_users: usize,
     /// The store: postgres://…, sqlite://PATH or a file path.
     #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
-    store_url: Option<String>,
+    store_url: Option<StoreUrlArg>,
     /// oauth mode: the OAuth app's client id.
     #[arg(long, env = "JIRA_ACTION_OAUTH_CLIENT_ID")]
     oauth_client_id: Option<String>,
     /// oauth mode: the OAuth app's secret (prefer the environment variable).
     #[arg(long, env = "JIRA_ACTION_OAUTH_CLIENT_SECRET", hide_env_values = true)]
-    oauth_client_secret: Option<String>,
+    oauth_client_secret: Option<SecretArg>,
     /// API keys of the MCP endpoint, comma-separated (prefer the environment variable).
     #[arg(
         long,
@@ -159,7 +198,7 @@ struct ServeArgs {
         hide_env_values = true,
         value_delimiter = ','
     )]
-    mcp_api_keys: Vec<String>,
+    mcp_api_keys: Vec<SecretArg>,
 }
 
 impl ServeArgs {
@@ -184,7 +223,7 @@ impl ServeArgs {
             config.jira.email = Some(email.clone());
         }
         if let Some(token) = &self.api_token {
-            config.jira.api_token = Some(SecretString::from(token.clone()));
+            config.jira.api_token = Some(SecretString::from(token.0.clone()));
         }
         if let Some(url) = &self.public_url {
             config.public_url = Some(url.clone());
@@ -199,18 +238,18 @@ impl ServeArgs {
             config.glean.allow_unsigned = true;
         }
         if let Some(url) = &self.store_url {
-            config.store.url = url.clone();
+            config.store.url = url.0.clone();
         }
         if let Some(id) = &self.oauth_client_id {
             config.oauth.client_id = Some(id.clone());
         }
         if let Some(secret) = &self.oauth_client_secret {
-            config.oauth.client_secret = Some(SecretString::from(secret.clone()));
+            config.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
         }
         let keys: Vec<SecretString> = self
             .mcp_api_keys
             .iter()
-            .map(|key| key.trim())
+            .map(|key| key.0.trim())
             .filter(|key| !key.is_empty())
             .map(|key| SecretString::from(key.to_owned()))
             .collect();
@@ -473,7 +512,7 @@ async fn doctor(args: DoctorArgs) -> anyhow::Result<bool> {
     };
     let options = crate::doctor::Options {
         emails: args.emails,
-        authorization: args.authorization.map(SecretString::from),
+        authorization: args.authorization.map(|a| SecretString::from(a.0)),
     };
     let findings = crate::doctor::run(&config, &options).await;
     print!("{}", crate::doctor::render(&findings));
@@ -512,5 +551,48 @@ fn init_logging() {
         builder.init();
     } else {
         builder.json().init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_arguments_prints_no_secret() {
+        let store = "postgres://u:store-pw-3@h/db";
+        let commands: [&[&str]; 4] = [
+            &[
+                "serve",
+                "--api-token",
+                "api-token-1",
+                "--oauth-client-secret",
+                "client-secret-2",
+                "--store-url",
+                store,
+            ],
+            &[
+                "doctor",
+                "--authorization",
+                "Bearer doctor-token-4",
+                "--store-url",
+                store,
+            ],
+            &["audit", "--store-url", store],
+            &["oauth", "login", "--oauth-client-secret", "client-secret-2"],
+        ];
+        for command in commands {
+            let args = std::iter::once("jira-action").chain(command.iter().copied());
+            let cli = Cli::try_parse_from(args).expect("parses");
+            let printed = format!("{cli:?}");
+            for secret in [
+                "api-token-1",
+                "client-secret-2",
+                "store-pw-3",
+                "doctor-token-4",
+            ] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+        }
     }
 }

@@ -156,8 +156,8 @@ impl OAuthConfig {
 }
 
 /// Where idempotency claims and the audit trail are kept, and how repeats
-/// are recognised.
-#[derive(Clone, Debug, Deserialize)]
+/// are recognised. `{:?}` hides the URL's password.
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `postgres://…` (shared by several processes), `sqlite://PATH`, or a
@@ -186,6 +186,25 @@ pub struct AuditConfig {
     pub record_descriptions: bool,
     /// How often the retention task runs.
     pub purge_interval_secs: u64,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let StoreConfig {
+            url,
+            max_connections,
+            idempotency_window_secs,
+            wait_for_in_progress_ms,
+            lease_secs,
+        } = self;
+        f.debug_struct("StoreConfig")
+            .field("url", &crate::app::redact(url))
+            .field("max_connections", max_connections)
+            .field("idempotency_window_secs", idempotency_window_secs)
+            .field("wait_for_in_progress_ms", wait_for_in_progress_ms)
+            .field("lease_secs", lease_secs)
+            .finish()
+    }
 }
 
 impl Default for StoreConfig {
@@ -336,6 +355,16 @@ pub struct LimitsConfig {
     /// The whole request, Jira calls included; Glean gives up on slow tools.
     pub request_timeout_ms: u64,
     pub max_concurrent_requests: usize,
+    /// Once a request's first byte has arrived, its headers must be
+    /// complete within this, or the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in progress is closed after this long
+    /// without a byte (keep-alive included).
+    pub idle_timeout_ms: u64,
+    /// The most open client connections; further ones wait in the listen
+    /// backlog until one closes. Lowered at start to fit the process's
+    /// open-file limit.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -395,6 +424,9 @@ impl Default for LimitsConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 25_000,
             max_concurrent_requests: 1_024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
         }
     }
 }
@@ -464,7 +496,13 @@ impl Config {
                     .into(),
             ));
         }
-        if self.limits.max_body_bytes == 0 || self.limits.max_concurrent_requests == 0 {
+        let limits = &self.limits;
+        if limits.max_body_bytes == 0
+            || limits.max_concurrent_requests == 0
+            || limits.header_read_timeout_ms == 0
+            || limits.idle_timeout_ms == 0
+            || limits.max_connections == 0
+        {
             return Err(ConfigError::Invalid(
                 "limits must be greater than zero".into(),
             ));
@@ -622,11 +660,22 @@ mod tests {
     }
 
     #[test]
-    fn api_token_is_not_printed_by_debug() {
+    fn debug_prints_no_secret() {
         let config = Config::from_toml(
-            "[jira]\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"hunter2-token\"\n",
+            "[jira]\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"hunter2-token\"\n\
+             [oauth]\nclient_secret = \"oauth-secret-77\"\ntoken_key = \"token-key-88\"\n\
+             [store]\nurl = \"postgres://u:store-pw-99@h/db\"\n",
         )
         .expect("parses");
-        assert!(!format!("{config:?}").contains("hunter2-token"));
+        let printed = format!("{config:?}");
+        for secret in [
+            "hunter2-token",
+            "oauth-secret-77",
+            "token-key-88",
+            "store-pw-99",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("postgres://u:***@h/db"), "{printed}");
     }
 }

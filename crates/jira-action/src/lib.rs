@@ -16,5 +16,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod resolve;
 pub mod sandbox;
+pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod tools;

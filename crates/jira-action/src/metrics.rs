@@ -27,6 +27,31 @@ enum Kind {
 /// Every metric this server exports: name, type, help.
 const FAMILIES: &[(&str, Kind, &str)] = &[
     (
+        "jira_action_open_connections",
+        Kind::Gauge,
+        "Client connections open (against limits.max_connections).",
+    ),
+    (
+        "jira_action_connection_cap_reached_total",
+        Kind::Counter,
+        "Times a new connection had to wait because limits.max_connections were open.",
+    ),
+    (
+        "jira_action_connections_closed_total",
+        Kind::Counter,
+        "Connections the server closed, by reason (idle, header_timeout).",
+    ),
+    (
+        "jira_action_signature_refusals_total",
+        Kind::Counter,
+        "Calls refused for their Glean signature, by reason.",
+    ),
+    (
+        "jira_action_request_ids_replaced_total",
+        Kind::Counter,
+        "X-Request-Id values refused (too long or unsafe characters) and replaced by a generated id.",
+    ),
+    (
         "jira_action_requests_total",
         Kind::Counter,
         "HTTP requests answered, by route, status and error code (\"ok\" on success).",

@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use common::*;
 use jira_action::config::AuthMode;
@@ -13,25 +10,12 @@ use jira_sim::{Endpoint, Fault, FaultKind};
 use secrecy::SecretString;
 use serde_json::json;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 const API_TOKEN: &str = "api-token-secret-4f1b";
 const BEARER: &str = "bearer-secret-9c2d";
 
 #[tokio::test]
 async fn tokens_never_appear_in_logs() {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_env_filter("debug")

@@ -10,19 +10,6 @@ fn body() -> Value {
     json!({"pid": "DEMO", "issuetype": "Task", "summary": "Signed"})
 }
 
-/// The server with signatures on, its key in a PEM file.
-async fn signed_app() -> (TestApp, tempfile::NamedTempFile) {
-    let key = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(key.path(), TestSigner::shared().public_key_pem()).expect("write key");
-    let path = key.path().to_owned();
-    let app = spawn_app_with(move |config, _| {
-        config.glean.allow_unsigned = false;
-        config.glean.key_file = Some(path);
-    })
-    .await;
-    (app, key)
-}
-
 async fn send(app: &TestApp, headers: &[(&str, String)], body: &str) -> (u16, Value) {
     let mut request = app
         .http
@@ -38,7 +25,7 @@ async fn send(app: &TestApp, headers: &[(&str, String)], body: &str) -> (u16, Va
 
 #[tokio::test]
 async fn only_validly_signed_calls_get_in() {
-    let (app, _key) = signed_app().await;
+    let (app, _key) = spawn_signed_app().await;
     let signer = TestSigner::shared();
     let body = body().to_string();
 
@@ -110,7 +97,7 @@ async fn only_validly_signed_calls_get_in() {
 
 #[tokio::test]
 async fn an_unsigned_call_is_refused_before_its_body_is_read() {
-    let (app, _key) = signed_app().await;
+    let (app, _key) = spawn_signed_app().await;
     // A malformed body would be a 400 if it were parsed.
     let (status, answer) = send(&app, &[], "{not json").await;
     assert_eq!(
@@ -232,4 +219,33 @@ async fn oversized_headers_are_refused() {
         .expect("answers");
     assert_eq!(response.status(), 431);
     assert!(app.sim.sim.issues().is_empty());
+}
+
+#[tokio::test]
+async fn a_signature_with_critical_extensions_is_refused() {
+    let (app, _key) = spawn_signed_app().await;
+    let signer = TestSigner::shared();
+    let claims = glean_sim::Claims::valid_now();
+    let body = body().to_string();
+    let plain = signer.sign_with_header(&json!({"alg": "RS256", "typ": "JWT"}), &claims);
+    let (status, answer) = send(&app, &[(SIGNATURE_HEADER, plain)], &body).await;
+    assert_eq!(status, 200, "the same token without crit: {answer}");
+    // RFC 7515 §4.1.11: extensions we do not understand refuse the token.
+    for header in [
+        json!({"alg": "RS256", "typ": "JWT", "crit": ["exp"], "exp": 1}),
+        json!({"alg": "RS256", "crit": []}),
+    ] {
+        let token = signer.sign_with_header(&header, &claims);
+        let (status, answer) = send(&app, &[(SIGNATURE_HEADER, token)], &body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (401, Some("invalid_signature")),
+            "{header}"
+        );
+    }
+    let refusals = app.server.state.metrics.value(
+        "jira_action_signature_refusals_total",
+        &[("reason", "critical_extensions")],
+    );
+    assert_eq!(refusals, Some(2.0));
 }

@@ -563,11 +563,17 @@ async fn a_bad_signature_is_recorded_unverified(backend: Backend) {
         (status, answer["error"].as_str()),
         (401, Some("invalid_signature"))
     );
+    app.create_json("mallory@example.com", &body("Forged again"))
+        .await;
+    // Refusals are summarised per minute; stopping writes the summary.
+    app.server.shutdown().await.expect("stops");
     let records = read_audit(&store).await;
-    assert_eq!(records.len(), 1);
+    assert_eq!(records.len(), 1, "one summary row: {records:?}");
     assert_eq!(records[0].signature, "invalid");
     assert_eq!(records[0].caller.as_deref(), Some("mallory@example.com"));
     assert_eq!(records[0].error.as_deref(), Some("invalid_signature"));
+    assert_eq!(records[0].reason.as_deref(), Some("missing"));
+    assert_eq!(records[0].count, Some(2));
     assert_eq!(records[0].idempotency_key, None);
 }
 

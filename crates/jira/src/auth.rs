@@ -32,6 +32,21 @@ impl Auth {
         }
     }
 
+    /// The `Authorization` header, marked sensitive so that HTTP layers
+    /// (hpack, debug output) treat it as a secret; `None` for
+    /// [`Auth::None`], `Some(Err)` when the value is not a valid header.
+    pub(crate) fn header(
+        &self,
+    ) -> Option<Result<reqwest::header::HeaderValue, reqwest::header::InvalidHeaderValue>> {
+        let value = self.header_value()?;
+        Some(
+            reqwest::header::HeaderValue::from_str(&value).map(|mut value| {
+                value.set_sensitive(true);
+                value
+            }),
+        )
+    }
+
     /// Whether the credential is an OAuth bearer token (forwarded or held).
     pub fn is_bearer(&self) -> bool {
         match self {
@@ -42,5 +57,28 @@ impl Auth {
                 .is_some_and(|p| p.eq_ignore_ascii_case("bearer ")),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authorization_header_is_sensitive() {
+        let auths = [
+            Auth::Basic {
+                email: "a@b.c".into(),
+                token: SecretString::from("t"),
+            },
+            Auth::Bearer(SecretString::from("t")),
+            Auth::Header(SecretString::from("Bearer t")),
+        ];
+        for auth in auths {
+            let value = auth.header().expect("a header").expect("valid");
+            assert!(value.is_sensitive(), "{auth:?}");
+            assert_eq!(value.to_str().ok(), auth.header_value().as_deref());
+        }
+        assert!(Auth::None.header().is_none());
     }
 }

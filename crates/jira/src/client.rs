@@ -572,8 +572,16 @@ impl JiraClient {
             .http
             .request(method, url)
             .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(value) = self.auth.header_value() {
-            request = request.header(reqwest::header::AUTHORIZATION, value);
+        match self.auth.header() {
+            Some(Ok(value)) => request = request.header(reqwest::header::AUTHORIZATION, value),
+            // Not a valid header value: reqwest refuses it when sending, as
+            // it did before the value was marked sensitive.
+            Some(Err(_)) => {
+                if let Some(value) = self.auth.header_value() {
+                    request = request.header(reqwest::header::AUTHORIZATION, value);
+                }
+            }
+            None => {}
         }
         if let Some(body) = body {
             request = request

@@ -78,7 +78,9 @@ fn arguments(
 ) -> Result<Map<String, Value>, tools::Error> {
     check_content_type(headers)?;
     let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if super::body_timed_out(&rejection) {
+            tools::Error::BodyTimeout
+        } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             tools::Error::PayloadTooLarge(state.config.limits.max_body_bytes)
         } else {
             tools::Error::InvalidJson(rejection.body_text())

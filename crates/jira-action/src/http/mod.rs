@@ -1,9 +1,13 @@
 //! Routes, middleware and the error type of the HTTP API.
 
 mod create_issue;
+mod deadline;
 pub mod door;
 mod error;
+pub mod refusals;
+mod request_id;
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,9 +17,11 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use deadline::body_timed_out;
 pub use error::{Error, ErrorCode};
 
 use crate::app::AppState;
@@ -34,6 +40,10 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
                 Arc::clone(&state),
                 limit_concurrency,
             ))
+            .route_layer(middleware::from_fn_with_state(
+                Arc::clone(&state),
+                deadline::body_deadline,
+            ))
         })
         .unwrap_or_default();
     let tools = Router::new()
@@ -47,6 +57,11 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit_concurrency,
+        ))
+        // Outermost: the body's deadline runs from the call's arrival.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            deadline::body_deadline,
         ));
     Router::new()
         .merge(tools)
@@ -59,6 +74,7 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
         .route("/manifest.json", get(manifest))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(catch_panics())
         .layer(middleware::from_fn(limit_header_size))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         // The extractor enforces the limit; the handler turns it into 413.
@@ -76,7 +92,31 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Before the id is set: an unsafe or overlong one is dropped, so a
+        // generated one replaces it.
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            request_id::sanitize_request_id,
+        ))
         .with_state(state)
+}
+
+/// A handler that panics answers `500 internal` (the usual JSON body) and
+/// the panic is logged, instead of hyper dropping the connection.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Response> {
+    CatchPanicLayer::custom(panicked as fn(Box<dyn Any + Send + 'static>) -> Response)
+}
+
+fn panicked(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    // Bounded: a panic message may quote input.
+    let message: String = message.chars().take(200).collect();
+    tracing::error!(panic = %message, "handler panicked");
+    Error::Tool(crate::tools::Error::Internal("handler panicked".into())).into_response()
 }
 
 /// The most header bytes a request may carry (names and values). Glean
@@ -118,33 +158,15 @@ async fn verify_signature(
     if let Some(verifier) = &state.verifier
         && let Err(reason) = verifier.verify(request.headers()).await
     {
-        tracing::info!(%reason, "signature refused");
-        record_refused(&state, request.headers(), &Error::InvalidSignature).await;
+        // Counted and audited in aggregate (see `refusals`), so a flood of
+        // forged calls leaves a few rows and log lines, not one per call.
+        let ended = state
+            .refusals
+            .refused(&state.metrics, request.headers(), &reason);
+        refusals::write(&state.store, ended).await;
         return Error::InvalidSignature.into_response();
     }
     next.run(request).await
-}
-
-/// Records a request refused before the core (a bad signature): one
-/// record per request, with the caller as claimed but not verified.
-async fn record_refused(state: &AppState, headers: &axum::http::HeaderMap, error: &Error) {
-    let at_ms = crate::store::now_ms();
-    let record = crate::store::AuditRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        at_ms,
-        at: crate::store::rfc3339(at_ms),
-        request_id: door::request_id(headers),
-        caller: door::person(headers, create_issue::USER_EMAIL, "Glean-User-Email").ok(),
-        signature: "invalid".to_owned(),
-        front_door: crate::tools::FrontDoor::Glean.as_str().to_owned(),
-        operation: <crate::tools::CreateIssue as crate::tools::Operation>::NAME.to_owned(),
-        status: i64::from(error.status().as_u16()),
-        error: Some(error.code().to_owned()),
-        ..crate::store::AuditRecord::default()
-    };
-    if let Err(err) = state.store.record(&record).await {
-        tracing::error!(cause = %err, "cannot write the audit record");
-    }
 }
 
 /// Counts and times every request by route and outcome, and gives the
@@ -188,6 +210,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let total = state.config.limits.max_concurrent_requests;
     let in_flight = total.saturating_sub(state.in_flight.available_permits());
     metrics.set("jira_action_in_flight_requests", &[], in_flight as f64);
+    let open = state
+        .max_connections
+        .saturating_sub(state.connections.available_permits());
+    metrics.set("jira_action_open_connections", &[], open as f64);
     if let Some(tokens) = &state.tokens {
         if let Some(left) = tokens.seconds_to_expiry() {
             metrics.set_token_expiry(Duration::from_secs(left.max(0).unsigned_abs()));
@@ -281,4 +307,59 @@ async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
 
 async fn manifest(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(state.manifest.clone()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use axum::body::{Body, to_bytes};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_handler_answers_500_internal_and_is_logged() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let router: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("boom in a handler");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(catch_panics());
+        let request = Request::get("/boom").body(Body::empty()).expect("request");
+        let response = router.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), 500);
+        let body = to_bytes(response.into_body(), 4096).await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"], "internal");
+        assert!(body["message"].is_string());
+        let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+        assert!(log.contains("handler panicked"), "{log}");
+        assert!(log.contains("boom in a handler"), "{log}");
+    }
 }

@@ -1,5 +1,6 @@
 //! `jira-action audit` and `jira-action backup`: the store, from the shell.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -17,13 +18,13 @@ pub struct StoreArgs {
     config: Option<PathBuf>,
     /// postgres://…, sqlite://PATH or a file path; overrides the config file.
     #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
-    store_url: Option<String>,
+    store_url: Option<crate::cli::StoreUrlArg>,
 }
 
 impl StoreArgs {
     fn url(&self) -> anyhow::Result<String> {
         if let Some(url) = &self.store_url {
-            return Ok(url.clone());
+            return Ok(url.0.clone());
         }
         let config = match &self.config {
             Some(path) => Config::from_file(path)?,
@@ -137,7 +138,7 @@ pub fn parse_since(text: &str, now_ms: i64) -> anyhow::Result<i64> {
     Ok(i64::try_from(since).unwrap_or(i64::MAX))
 }
 
-const COLUMNS: [&str; 20] = [
+const COLUMNS: [&str; 22] = [
     "at",
     "request_id",
     "caller",
@@ -158,9 +159,11 @@ const COLUMNS: [&str; 20] = [
     "front_door",
     "client",
     "operation",
+    "count",
+    "reason",
 ];
 
-fn cells(record: &AuditRecord) -> [String; 20] {
+fn cells(record: &AuditRecord) -> [String; 22] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         record.at.clone(),
@@ -183,16 +186,26 @@ fn cells(record: &AuditRecord) -> [String; 20] {
         record.front_door.clone(),
         opt(&record.client),
         record.operation.clone(),
+        record.count.map(|c| c.to_string()).unwrap_or_default(),
+        opt(&record.reason),
     ]
 }
 
-/// Every column, with a header; fields quoted where CSV needs it.
+/// Every column, with a header; fields quoted where CSV needs it, and a
+/// field a spreadsheet would take for a formula (a caller-chosen summary
+/// or request id starting with `=`, `+`, `-`, `@`, a tab or CR) prefixed
+/// with `'`, so opening the export runs nothing.
 pub fn csv(records: &[AuditRecord]) -> String {
     let quote = |field: &str| {
+        let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            Cow::Owned(format!("'{field}"))
+        } else {
+            Cow::Borrowed(field)
+        };
         if field.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", field.replace('"', "\"\""))
         } else {
-            field.to_owned()
+            field.into_owned()
         }
     };
     let mut out = COLUMNS.join(",") + "\n";
@@ -271,6 +284,37 @@ mod tests {
             parse_since("2026-11-28T00:00:00Z", now).expect("time")
         );
         assert!(parse_since("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn csv_neutralises_cells_a_spreadsheet_would_run() {
+        let formulas = [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ];
+        for formula in formulas {
+            let record = AuditRecord {
+                request_id: formula.into(),
+                summary: Some(formula.into()),
+                ..AuditRecord::default()
+            };
+            let csv = csv(&[record]);
+            let row = csv.lines().nth(1).expect("a row");
+            let cells: Vec<&str> = row.split(',').collect();
+            for cell in [cells[1], cells[13]] {
+                let cell = cell.trim_start_matches('"');
+                assert!(cell.starts_with('\''), "{formula:?} exported as {cell:?}");
+            }
+        }
+        let plain = csv(&[AuditRecord {
+            request_id: "req-1".into(),
+            ..AuditRecord::default()
+        }]);
+        assert!(plain.lines().nth(1).expect("row").contains(",req-1,"));
     }
 
     #[test]

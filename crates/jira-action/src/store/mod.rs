@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "front_doors",
         include_str!("../../migrations/0003_front_doors.sql"),
     ),
+    (
+        4,
+        "refusal_counts",
+        include_str!("../../migrations/0004_refusal_counts.sql"),
+    ),
 ];
 
 /// A pool of connections to the configured database; an SQLite file also
@@ -151,6 +156,10 @@ pub struct AuditRecord {
     pub client: Option<String>,
     /// The tool called, e.g. `create_issue`.
     pub operation: String,
+    /// A summary record (refused signatures): how many calls it stands for.
+    pub count: Option<i64>,
+    /// A summary record: why those calls were refused.
+    pub reason: Option<String>,
 }
 
 /// How a request ended, as the audit trail keeps it.
@@ -629,7 +638,7 @@ impl Existing {
 
 const AUDIT_COLUMNS: &str = "id, at, request_id, caller, signature, idempotency_key, reporter, \
     assignee, project, issue_type, summary, description, outcome, status, issue_key, issue_url, \
-    error, jira_calls, latency_ms, front_door, client, operation";
+    error, jira_calls, latency_ms, front_door, client, operation, count, reason";
 
 fn insert_audit<'q, DB>(record: &'q AuditRecord) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
 where
@@ -637,13 +646,14 @@ where
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
         "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
          assignee, project, issue_type, summary, description, outcome, status, issue_key, \
-         issue_url, error, jira_calls, latency_ms, front_door, client, operation) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-          $20, $21, $22)",
+         issue_url, error, jira_calls, latency_ms, front_door, client, operation, count, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $22, $23, $24)",
     )
     .bind(record.id.clone())
     .bind(record.at_ms)
@@ -667,6 +677,8 @@ where
     .bind(record.front_door.clone())
     .bind(record.client.clone())
     .bind(record.operation.clone())
+    .bind(record.count)
+    .bind(record.reason.clone())
 }
 
 fn audit_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
@@ -700,6 +712,8 @@ where
         front_door: row.try_get("front_door")?,
         client: row.try_get("client")?,
         operation: row.try_get("operation")?,
+        count: row.try_get("count")?,
+        reason: row.try_get("reason")?,
     })
 }
 

@@ -586,9 +586,9 @@ fn insert_audit(tx: &Connection, r: &AuditRecord) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
          assignee, project, issue_type, summary, description, outcome, status, issue_key, \
-         issue_url, error, jira_calls, latency_ms, front_door, client, operation) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-          ?20, ?21, ?22)",
+         issue_url, error, jira_calls, latency_ms, front_door, client, operation, count, reason) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+         ?19, ?20, ?21, ?22, ?23, ?24)",
     )?
     .execute(params![
         r.id,
@@ -612,6 +612,8 @@ fn insert_audit(tx: &Connection, r: &AuditRecord) -> rusqlite::Result<usize> {
         r.latency_ms,
         r.front_door,
         r.client,
-        r.operation
+        r.operation,
+        r.count,
+        r.reason
     ])
 }

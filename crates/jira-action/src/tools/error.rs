@@ -28,6 +28,8 @@ pub enum Kind {
     Unavailable,
     /// Took too long (504).
     Timeout,
+    /// The caller sent too slowly: its body did not arrive in time (408).
+    SlowCaller,
     Internal,
 }
 
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Upstream => 502,
             Kind::Unavailable => 503,
             Kind::Timeout => 504,
+            Kind::SlowCaller => 408,
         }
     }
 }
@@ -116,6 +119,8 @@ pub enum Error {
     Jira(#[from] jira::Error),
     #[error("the request took too long")]
     Timeout,
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("a request with the same identity is still in progress")]
     RequestInProgress,
     #[error("the Idempotency-Key was used before with different fields")]
@@ -327,6 +332,11 @@ impl Error {
                 Kind::Timeout,
                 "timeout",
                 "The request took too long; if it was a create, it may still have happened. Retrying is safe.",
+            ),
+            Error::BodyTimeout => Problem::new(
+                Kind::SlowCaller,
+                "request_timeout",
+                "The request body did not arrive within the request timeout; nothing was created. Send the whole request at once.",
             ),
             Error::RequestInProgress => Problem::new(
                 Kind::Conflict,

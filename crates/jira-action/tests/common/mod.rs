@@ -2,6 +2,8 @@
 //! a random port, talking HTTP.
 #![allow(dead_code)]
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod postgres;
@@ -49,6 +51,21 @@ pub async fn spawn_app_with_sim(
         server,
         http: reqwest::Client::new(),
     }
+}
+
+/// The server with signatures on, glean-sim's shared key in a PEM file
+/// (kept while the returned file lives).
+pub async fn spawn_signed_app() -> (TestApp, tempfile::NamedTempFile) {
+    let key = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(key.path(), glean_sim::TestSigner::shared().public_key_pem())
+        .expect("write key");
+    let path = key.path().to_owned();
+    let app = spawn_app_with(move |config, _| {
+        config.glean.allow_unsigned = false;
+        config.glean.key_file = Some(path);
+    })
+    .await;
+    (app, key)
 }
 
 pub fn test_config(sim: &SimHandle) -> Config {
@@ -155,4 +172,25 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
+}
+
+/// Everything a `tracing` subscriber writes, for tests that read the log.
+#[derive(Clone, Default)]
+pub struct CapturedLog(pub Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    /// The log so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
