@@ -1,5 +1,6 @@
-//! The load generator: signed `POST /create_issue` calls from a pool of
-//! callers, closed loop (fixed concurrency) or open loop (fixed rate).
+//! The load generator: signed `POST /create_issue` calls (or MCP
+//! `tools/call`s of `create_issue` at `/mcp`) from a pool of callers,
+//! closed loop (fixed concurrency) or open loop (fixed rate).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -11,6 +12,16 @@ use tokio::sync::Semaphore;
 
 use crate::simserve::MARKER;
 use crate::{Caller, Opts};
+
+/// The MCP API key the bench's server is started with.
+pub const MCP_KEY: &str = "bench-mcp-key";
+
+/// Which door the requests come through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    Glean,
+    Mcp,
+}
 
 /// What one request got.
 #[derive(Clone, Debug)]
@@ -50,6 +61,7 @@ fn server_timing(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64
 pub struct Load {
     client: reqwest::Client,
     url: String,
+    door: Door,
     signer: glean_sim::TestSigner,
     /// The signature in use, re-signed well before it expires (tokens live
     /// 60 s; signing costs far more than a request, so not per request).
@@ -84,12 +96,18 @@ impl Load {
         callers: Vec<Caller>,
         warm: usize,
         markdown_bytes: usize,
+        door: Door,
     ) -> anyhow::Result<Load> {
         let client = client()?;
         let token = HeaderValue::from_str(&signer.token())?;
+        let path = match door {
+            Door::Glean => "/create_issue",
+            Door::Mcp => "/mcp",
+        };
         Ok(Load {
             client,
-            url: format!("{server}/create_issue"),
+            url: format!("{server}{path}"),
+            door,
             signer,
             token: RwLock::new((token, Instant::now())),
             callers,
@@ -137,21 +155,29 @@ impl Load {
     /// One request; records and returns its outcome.
     async fn one(&self, caller: usize, cold: bool, start: Instant) -> Outcome {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let body = format!(
+        let fields = format!(
             r#"{{"pid":"DEMO","issuetype":"Task","summary":"{MARKER}{seq} load test","priority":3,"description":{}}}"#,
             self.description
         );
-        let sent = self
+        let request = self
             .client
             .post(&self.url)
-            .header("glean-tools-signature", self.token())
             .header("glean-user-email", &self.callers[caller].email)
             .header("x-request-id", format!("bench-{seq}"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
-        let (status, code, key, timing) = match sent {
+            .header("content-type", "application/json");
+        let request = match self.door {
+            Door::Glean => request
+                .header("glean-tools-signature", self.token())
+                .body(fields),
+            Door::Mcp => request
+                .header("authorization", format!("Bearer {MCP_KEY}"))
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(format!(
+                    r#"{{"jsonrpc":"2.0","id":{seq},"method":"tools/call","params":{{"name":"create_issue","arguments":{fields}}}}}"#
+                )),
+        };
+        let (status, code, key, timing) = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let h = response.headers();
@@ -161,7 +187,18 @@ impl Load {
                     server_timing(h, "jira").and_then(|j| Some(j + server_timing(h, "pause")?)),
                 ];
                 let json: Value = response.json().await.unwrap_or(Value::Null);
-                let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
+                let (status, answer) = match self.door {
+                    Door::Glean => (status, &json),
+                    // A tool error has no HTTP status of its own: 422
+                    // stands for it, so the tables count it as a failure.
+                    Door::Mcp => {
+                        let result = &json["result"];
+                        let failed = result["isError"].as_bool().unwrap_or(true);
+                        let status = if status == 200 && failed { 422 } else { status };
+                        (status, &result["structuredContent"])
+                    }
+                };
+                let text = |k: &str| answer.get(k).and_then(Value::as_str).map(str::to_owned);
                 (status, text("error"), text("key"), timing)
             }
             Err(_) => (0, None, None, [None; 3]),

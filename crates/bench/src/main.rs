@@ -96,6 +96,11 @@ pub struct Opts {
     /// the simulator reach and cost without jira-action.
     #[arg(long, conflicts_with_all = ["faults", "rate"])]
     pub direct: bool,
+    /// Which door the load comes through: `glean` (`POST /create_issue`,
+    /// signed) or `mcp` (`tools/call` of `create_issue` at `/mcp`, with an
+    /// API key and the user header).
+    #[arg(long, default_value = "glean", value_parser = ["glean", "mcp"], conflicts_with = "faults")]
+    pub front_door: String,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -251,6 +256,10 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
         callers,
         opts.callers,
         opts.markdown_bytes,
+        match opts.front_door.as_str() {
+            "mcp" => load::Door::Mcp,
+            _ => load::Door::Glean,
+        },
     )?);
 
     // Warm-up: every warm caller once (fills the user cache and the project

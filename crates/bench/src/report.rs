@@ -216,7 +216,11 @@ impl Report {
         );
         let _ = writeln!(
             t,
-            "  server         signatures on, store+audit {}, start-up to ready {:.0} ms",
+            "  server         {}, store+audit {}, start-up to ready {:.0} ms",
+            match o.front_door.as_str() {
+                "mcp" => "MCP door (/mcp, API key)",
+                _ => "Glean door (signatures on)",
+            },
             if i.store {
                 "on (SQLite)"
             } else {
