@@ -237,14 +237,15 @@ fn choose_forms(toks: &mut [Tok<'_>]) {
         else {
             continue;
         };
+        // Punctuation next to a delimiter only where it is never escaped.
         let outside_before = open == 0
             || text(toks.get(open - 1))
                 .and_then(|s| s.chars().last())
-                .is_some_and(char::is_whitespace);
+                .is_some_and(|c| c.is_whitespace() || c == '(');
         let outside_after = close + 1 == toks.len()
             || text(toks.get(close + 1))
                 .and_then(|s| s.chars().next())
-                .is_some_and(char::is_whitespace);
+                .is_some_and(|c| c.is_whitespace() || ".,)".contains(c));
         let inside_first = text(toks.get(open + 1))
             .and_then(|s| s.chars().next())
             .is_some_and(char::is_alphanumeric);
@@ -288,10 +289,30 @@ fn write_line(out: &mut String, toks: Vec<Tok<'_>>, mode: Mode) {
                     line_start: mode.line_start && i == 0,
                     ..mode
                 };
-                escape::push(out, &text, mode);
+                let mut text = text.as_str();
+                // `{{code}}` holds `{code}`: a name (and `:`) right after
+                // `{{` gets its first letter as a reference, so that no
+                // macro tag can be read there.
+                if out.ends_with("{{")
+                    && let Some(first) = text.chars().next()
+                    && macro_like(text)
+                {
+                    out.push_str(&format!("&#{};", u32::from(first)));
+                    text = &text[first.len_utf8()..];
+                }
+                escape::push(out, text, mode);
             }
         }
     }
+}
+
+/// `name` or `name:…` with an ASCII-letter name: what would follow `{` in
+/// a macro tag.
+fn macro_like(text: &str) -> bool {
+    let name = text.split(':').next().unwrap_or("");
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphabetic())
+        && (name.len() == text.len() || text[name.len()..].starts_with(':'))
 }
 
 /// A link target, percent-encoding what would end the link (`|`, `]`) or
