@@ -70,6 +70,8 @@ pub(crate) fn push(out: &mut String, text: &str, mode: Mode) {
             }
             ':' if next.is_some_and(|n| ")(PpDd".contains(n)) || autolink(&chars, i) => entity(out),
             ';' if next == Some(')') => entity(out),
+            // Every reference ends with `;`: a `)` after one would make `;)`.
+            ')' if out.ends_with(';') => entity(out),
             '(' if emoticon(rest) => entity(out),
             c => out.push(c),
         }
@@ -97,7 +99,7 @@ fn block_start(chars: &[char]) -> Option<usize> {
 /// colon is neutralised so the text stays text, as typed.
 fn autolink(chars: &[char], colon: usize) -> bool {
     if chars[colon + 1..].starts_with(&['/', '/']) {
-        return colon > 0 && chars[colon - 1].is_ascii_alphanumeric();
+        return true;
     }
     let before: String = chars[colon.saturating_sub(6)..colon].iter().collect();
     before.eq_ignore_ascii_case("mailto")
@@ -133,7 +135,8 @@ mod tests {
         assert_eq!(esc("a\\b", m), "a&#92;b");
         assert_eq!(esc("why?", m), "why?");
         assert_eq!(esc("??", m), "\\?\\?");
-        assert_eq!(esc(":) (y) ;)", m), "&#58;) &#40;y) &#59;)");
+        assert_eq!(esc(":) (y) ;)", m), "&#58;&#41; &#40;y) &#59;&#41;");
+        assert_eq!(esc("\\))", m), "&#92;&#41;&#41;");
         assert_eq!(esc("(yes)", m), "(yes)");
         assert_eq!(esc("a & b &amp;", m), "a & b &amp;amp;");
         assert_eq!(esc("https://x", m), "https&#58;//x");

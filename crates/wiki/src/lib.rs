@@ -4,7 +4,7 @@
 //!
 //! ```
 //! assert_eq!(wiki::from_markdown("Fix **login** now"), "Fix *login* now");
-//! assert_eq!(wiki::from_plain_text("2*3 = 6 :)"), "2\\*3 = 6 &#58;)");
+//! assert_eq!(wiki::from_plain_text("2*3 = 6 :)"), "2\\*3 = 6 &#58;&#41;");
 //! ```
 //!
 //! The Markdown is read by the [`adf`] crate, and its ADF document — the
@@ -67,7 +67,9 @@
 //! - Emoticons: the `:` of `:)` `:(` `:P` `:D` (either case), the `;` of
 //!   `;)`, and the `(` of `(y)` `(n)` `(i)` `(/)` `(x)` `(!)` `(+)` `(-)`
 //!   `(?)` `(on)` `(off)` `(*)` `(*r)` `(*g)` `(*b)` `(*y)` `(flag)`
-//!   `(flagoff)` (any case) become references.
+//!   `(flagoff)` (any case) become references. Every reference ends with
+//!   `;`, so a `)` right after one (or after a `;`) is a reference too:
+//!   `:)` is `&#58;&#41;`, never `&#58;)`, which holds `;)`.
 //! - The `:` of `scheme://` and `mailto:` becomes `&#58;`, so that a URL in
 //!   the text stays text instead of being turned into a link (as in ADF).
 //! - At a line start (after spaces and tabs), the first letter of `h1.`–

@@ -368,6 +368,11 @@ fn inline(
                 }
             },
             '&' => match entity(s, i).filter(|&(_, e)| e <= end) {
+                // The `;` that ends a reference makes `;)` with a `)`.
+                Some((_, e)) if s.get(e) == Some(&')') => {
+                    markup(out, "reference before )", i);
+                    i = e;
+                }
                 Some((ch, e)) => {
                     push_text(out, ch, marks, link);
                     i = e;
