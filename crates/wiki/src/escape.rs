@@ -38,7 +38,7 @@ pub(crate) fn push(out: &mut String, text: &str, mode: Mode) {
         let prev = i.checked_sub(1).map(|p| chars[p]);
         let next = chars.get(i + 1).copied();
         let rest = &chars[i + 1..];
-        let entity = |out: &mut String| out.push_str(&format!("&#{};", u32::from(c)));
+        let entity = |out: &mut String| reference(out, c);
         if Some(i) == neutral_start {
             entity(out);
             continue;
@@ -76,6 +76,12 @@ pub(crate) fn push(out: &mut String, text: &str, mode: Mode) {
             c => out.push(c),
         }
     }
+}
+
+/// Appends `c` as a numeric character reference (`&#N;`), which shows as
+/// `c` but is never markup.
+pub(crate) fn reference(out: &mut String, c: char) {
+    out.push_str(&format!("&#{};", u32::from(c)));
 }
 
 /// The index of the character to neutralise when `chars` starts (after

@@ -297,7 +297,7 @@ fn write_line(out: &mut String, toks: Vec<Tok<'_>>, mode: Mode) {
                     && let Some(first) = text.chars().next()
                     && macro_like(text)
                 {
-                    out.push_str(&format!("&#{};", u32::from(first)));
+                    escape::reference(out, first);
                     text = &text[first.len_utf8()..];
                 }
                 escape::push(out, text, mode);
