@@ -181,7 +181,7 @@ impl Drop for RequestGuard {
         let activity = &self.0;
         activity.touch();
         activity.in_flight.fetch_sub(1, Ordering::SeqCst);
-        activity.changed.notify_one();
+        // No wake-up: the watchdog looks again on its own (see `expired`).
     }
 }
 
@@ -207,7 +207,6 @@ impl Activity {
     fn request_started(self: &Arc<Self>) -> RequestGuard {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.headers_since.store(0, Ordering::SeqCst);
-        self.changed.notify_one();
         RequestGuard(Arc::clone(self))
     }
 
@@ -240,12 +239,22 @@ impl Activity {
     }
 
     /// Completes, with the reason, once the connection is idle or reading
-    /// headers for longer than allowed.
+    /// headers for longer than allowed. Woken only when a request's first
+    /// bytes arrive (its header deadline starts); the end of a request
+    /// moves the idle deadline later, which the next look finds.
     async fn expired(&self, limits: ConnectionLimits) -> &'static str {
         loop {
             let changed = self.changed.notified();
             match self.deadline(limits) {
-                None => changed.await,
+                // A request in progress: look again later rather than be
+                // woken at its start and end (two task wake-ups a request
+                // on every busy keep-alive connection).
+                None => {
+                    tokio::select! {
+                        () = changed => {}
+                        () = tokio::time::sleep(limits.header_read_timeout) => {}
+                    }
+                }
                 Some((at, reason)) if at <= Instant::now() => return reason,
                 Some((at, _)) => {
                     tokio::select! {
