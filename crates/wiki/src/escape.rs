@@ -85,10 +85,11 @@ pub(crate) fn reference(out: &mut String, c: char) {
 }
 
 /// The index of the character to neutralise when `chars` starts (after
-/// spaces and tabs) with `h1.`–`h6.` or `bq.`, which begin a heading or a
-/// quote.
+/// any white space, Unicode's too: a renderer that trims more than spaces
+/// and tabs must still show the text) with `h1.`–`h6.` or `bq.`, which
+/// begin a heading or a quote.
 fn block_start(chars: &[char]) -> Option<usize> {
-    let start = chars.iter().position(|c| *c != ' ' && *c != '\t')?;
+    let start = chars.iter().position(|c| !c.is_whitespace())?;
     let word: String = chars[start..]
         .iter()
         .take(3)
@@ -151,6 +152,7 @@ mod tests {
             ..m
         };
         assert_eq!(esc("  h1. x", line), "  &#104;1. x");
+        assert_eq!(esc("\u{a0}h1. x", line), "\u{a0}&#104;1. x");
         assert_eq!(esc("BQ. x", line), "&#66;Q. x");
         assert_eq!(esc("h7. x", line), "h7. x");
         let link = Mode {
