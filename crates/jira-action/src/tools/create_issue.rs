@@ -100,6 +100,7 @@ async fn create(
             .as_ref()
             .map(|r| r.id.as_str()),
         caller.recovering,
+        state.config.outcome_settle(),
     )
     .await?;
     let result_url = caller.jira.browse_url(&created.key);

@@ -161,6 +161,7 @@ async fn steps<Op: Operation>(
         }
         Go::Ahead { recovering } => {
             caller.recovering = recovering;
+            trace.recovering = recovering;
             Op::run(state, &caller, input, &mut trace.record).await
         }
     }
@@ -200,6 +201,9 @@ struct Trace {
     claimed: Option<(String, String)>,
     /// Time spent waiting on the store (claims, the record's write).
     in_store: Duration,
+    /// The claim was taken over from an attempt that may have created the
+    /// issue: whatever this one ends with, the claim stays uncertain.
+    recovering: bool,
 }
 
 impl Trace {
@@ -230,6 +234,7 @@ impl Trace {
             started: Instant::now(),
             claimed: None,
             in_store: Duration::ZERO,
+            recovering: false,
         }
     }
 
@@ -244,19 +249,21 @@ impl Trace {
     ) -> Result<Go, Error> {
         self.record.idempotency_key = Some(identity.key.clone());
         let owner = uuid::Uuid::new_v4().to_string();
-        let request = ClaimRequest {
+        let mut request = ClaimRequest {
             key: &identity.key,
             caller,
             fingerprint: &identity.fingerprint,
             owner: &owner,
             lease: state.config.lease(),
             window: window(state),
+            now_ms: (state.clock)(),
         };
         let bound = Duration::from_millis(state.config.store.wait_for_in_progress_ms);
         let waiting = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
             let asked = Instant::now();
+            request.now_ms = (state.clock)();
             let claim = state.store.claim(&request).await;
             self.in_store += asked.elapsed();
             match claim.map_err(store_error)? {
@@ -269,6 +276,14 @@ impl Trace {
                     return Ok(Go::Replay(answer));
                 }
                 Claim::Reused => return Err(Error::IdempotencyKeyReused),
+                Claim::Settling { until_ms } => {
+                    tracing::info!(
+                        "repeat of a request whose create may still be landing; not looking yet"
+                    );
+                    return Err(Error::OutcomeUnknown {
+                        retry_after_secs: seconds_until(until_ms, request.now_ms),
+                    });
+                }
                 Claim::Pending if waiting.elapsed() >= bound => {
                     return Err(Error::RequestInProgress);
                 }
@@ -307,7 +322,9 @@ impl Trace {
                     // not, a repeat must look before creating again.
                     Err(err) => {
                         tracing::error!(cause = %err, "cannot store the answer");
-                        Finish::Uncertain
+                        Finish::Uncertain {
+                            settle_until: (state.clock)(),
+                        }
                     }
                 }
             }
@@ -316,8 +333,19 @@ impl Trace {
                 record.status = i64::from(error.kind().status());
                 record.error = Some(error.code().to_owned());
                 record.outcome = Outcome::Refused;
-                if error.outcome_unknown() {
-                    Finish::Uncertain
+                // A recovering attempt that failed leaves the earlier
+                // attempt's create as uncertain as it found it.
+                if error.outcome_unknown() || self.recovering {
+                    let now = (state.clock)();
+                    Finish::Uncertain {
+                        settle_until: match error.settles() {
+                            true => now.saturating_add(
+                                i64::try_from(state.config.outcome_settle().as_millis())
+                                    .unwrap_or(i64::MAX),
+                            ),
+                            false => now,
+                        },
+                    }
                 } else {
                     Finish::Release
                 }
@@ -350,6 +378,13 @@ impl Trace {
         }
         self.in_store + asked.elapsed()
     }
+}
+
+/// Whole seconds from `now_ms` to `until_ms`, rounded up, at least 1: a
+/// `Retry-After`.
+pub(super) fn seconds_until(until_ms: i64, now_ms: i64) -> u64 {
+    let left = u64::try_from(until_ms.saturating_sub(now_ms)).unwrap_or(0);
+    left.div_ceil(1000).max(1)
 }
 
 fn window(state: &AppState) -> Duration {

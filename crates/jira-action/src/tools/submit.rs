@@ -4,8 +4,20 @@
 //! issue may or may not exist. Guessing either way is wrong: retrying may
 //! duplicate it, giving up may lose it. Every create carries an issue
 //! property naming its request; on an unknown outcome the server searches
-//! this reporter's recent issues in the project for that property, returns
-//! the issue if it is there, and only otherwise creates it again, once.
+//! this reporter's recent issues in the project for that property and
+//! returns the issue if it is there. If it is not, the create is **not**
+//! sent again in this request: Jira may commit a create after the client
+//! gave up on it, and its search is eventually consistent, so "not found
+//! yet" does not mean "not created". The caller gets 504
+//! `jira_outcome_unknown` with a `Retry-After`; the claim stays uncertain,
+//! and a repeat after `jira.outcome_settle_ms` (time for the create to land
+//! and for search to see it) looks again and only then creates.
+//!
+//! The lookup is a JQL search (`search/jql`) because nothing else finds an
+//! issue by what the client knows of it: the key and id are in the lost
+//! answer, and `reconcileIssues` (read-your-writes for search) takes issue
+//! ids. Issue-property JQL (`issue.property[...]`) is search too, with the
+//! same lag. Hence the settle time rather than a quicker second look.
 
 use std::time::Duration;
 
@@ -50,17 +62,20 @@ impl Marker {
     }
 }
 
-/// Creates the issue; on an unknown outcome, finds it or creates it once
-/// more. `reporter` is the account id set as reporter (None when the
+/// Creates the issue; on an unknown outcome, finds it or answers
+/// [`Error::OutcomeUnknown`] (never a second create in the same request). `reporter` is the account id set as reporter (None when the
 /// reporter policy let the create go ahead as the tool's account).
 /// `recovering` when an earlier attempt of this request may have reached
 /// Jira (its server died holding the claim): then look before creating.
+/// `settle` is how long the caller is told to wait when the outcome stays
+/// unknown (`jira.outcome_settle_ms`).
 pub async fn submit(
     jira: &JiraClient,
     issue: &NewIssue,
     marker: &Marker,
     reporter: Option<&str>,
     recovering: bool,
+    settle: Duration,
 ) -> Result<CreatedIssue, Error> {
     if recovering {
         match find(jira, &issue.fields.project.id, reporter, marker).await {
@@ -80,20 +95,23 @@ pub async fn submit(
         Err(err) => return Err(err.into()),
     };
     tracing::warn!(cause = %first, "create outcome unknown; looking for the issue");
+    let unknown = Error::OutcomeUnknown {
+        retry_after_secs: settle.as_millis().div_ceil(1000).max(1) as u64,
+    };
     match find(jira, &issue.fields.project.id, reporter, marker).await {
         Ok(Some(found)) => {
             tracing::info!(key = %found.key, "the lost create had succeeded");
             Ok(found)
         }
         Ok(None) => {
-            tracing::info!("the lost create had not happened; creating once more");
-            Ok(jira.create_issue(issue).await?)
+            // It may still land, or search may not see it yet: creating
+            // again now could make two. A repeat looks once it has settled.
+            tracing::info!("the lost create is not visible (yet); not creating again");
+            Err(unknown)
         }
         Err(lookup) => {
-            // Without the lookup we cannot know: report the original
-            // failure rather than risk a duplicate.
-            tracing::warn!(cause = %lookup, "lookup failed; not retrying the create");
-            Err(first.into())
+            tracing::warn!(cause = %lookup, "lookup failed; not creating again");
+            Err(unknown)
         }
     }
 }
