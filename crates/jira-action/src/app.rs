@@ -87,7 +87,7 @@ impl AppState {
             connections: Arc::new(Semaphore::new(max_connections)),
             max_connections,
             verifier,
-            resolver: Resolver::new(&config.cache),
+            resolver: Resolver::new(&config.cache, &config.access),
             in_flight: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             openapi_yaml: yaml::to_yaml(&openapi),
             openapi,

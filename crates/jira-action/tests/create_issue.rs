@@ -235,6 +235,21 @@ async fn negative_user_results_are_cached_too() {
 }
 
 #[tokio::test]
+async fn a_missing_project_offers_only_the_allowed_projects() {
+    let app = spawn_app_with(|config, _| config.access.projects = vec!["OPS".into()]).await;
+    let mut body = minimal();
+    body["pid"] = json!("NOPE");
+    let answer = assert_refused(&app, "alice@example.com", &body, 400, "project_not_found").await;
+    let choices = answer["choices"].as_array().expect("choices");
+    assert_eq!(choices.len(), 1, "{answer}");
+    assert!(
+        choices[0].as_str().is_some_and(|c| c.starts_with("OPS ")),
+        "{answer}"
+    );
+    assert!(!answer["message"].to_string().contains("DEMO"), "{answer}");
+}
+
+#[tokio::test]
 async fn bad_projects_types_and_components_list_the_valid_choices() {
     let app = spawn_app().await;
     let mut body = minimal();

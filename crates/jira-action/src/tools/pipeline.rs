@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jira::{Auth, CallTally, JiraClient};
+use secrecy::ExposeSecret;
 use tracing::Instrument;
 
 use super::identity::Identity;
 use super::{Credentials, Error, FrontDoor, Operation, Principal, Request};
 use crate::app::AppState;
 use crate::config::AuthMode;
+use crate::resolve::CacheScope;
 use crate::store::{self, AuditRecord, Claim, ClaimRequest, Finish, Outcome};
 
 /// Who is asking, and the Jira client with the credentials to use.
@@ -24,6 +26,10 @@ pub struct Caller {
     /// Validated and lowercased.
     pub email: String,
     pub jira: JiraClient,
+    /// Whose Jira answers the resolver's caches may reuse for this call:
+    /// shared for the server's credentials, the forwarded credential's
+    /// hash in passthrough mode.
+    pub scope: CacheScope,
     pub door: FrontDoor,
     pub request_id: String,
     /// The request's identity (see `identity::Identity`), stable across
@@ -135,11 +141,12 @@ async fn steps<Op: Operation>(
     if !state.config.access.caller_allowed(&email) {
         return Err(Error::CallerNotAllowed);
     }
-    let jira = jira_for(state, request.credentials).await?;
+    let (jira, scope) = jira_for(state, request.credentials).await?;
     let input = Op::parse(request.arguments?)?;
     let mut caller = Caller {
         email,
         jira,
+        scope,
         door: request.door,
         request_id: request.request_id,
         idempotency_key: String::new(),
@@ -150,7 +157,12 @@ async fn steps<Op: Operation>(
     }
     Op::note_input(&input, &mut trace.record, &state.config);
     let given_key = request.idempotency_key?;
-    let identity = Identity::of(&caller.email, given_key.as_deref(), &Op::canonical(&input));
+    let identity = Identity::of(
+        &caller.email,
+        &caller.scope,
+        given_key.as_deref(),
+        &Op::canonical(&input),
+    );
     caller.idempotency_key = identity.key.clone();
     match trace.claim(state, &caller.email, &identity).await? {
         Go::Replay(answer) => {
@@ -167,16 +179,24 @@ async fn steps<Op: Operation>(
     }
 }
 
-/// The Jira client with the credentials this call uses.
-async fn jira_for(state: &AppState, credentials: Credentials) -> Result<JiraClient, Error> {
+/// The Jira client with the credentials this call uses, and the cache
+/// scope of those credentials.
+async fn jira_for(
+    state: &AppState,
+    credentials: Credentials,
+) -> Result<(JiraClient, CacheScope), Error> {
+    let shared = |jira| Ok((jira, CacheScope::SHARED));
     match (credentials, state.config.jira.auth) {
-        (Credentials::Forwarded(value), _) => Ok(state.jira.with_auth(Auth::Header(value))),
+        (Credentials::Forwarded(value), _) => {
+            let scope = CacheScope::of_credential(value.expose_secret());
+            Ok((state.jira.with_auth(Auth::Header(value)), scope))
+        }
         (Credentials::Missing, _) => Err(Error::MissingCredentials),
-        (Credentials::Server, AuthMode::ApiToken) => Ok(state.jira.clone()),
+        (Credentials::Server, AuthMode::ApiToken) => shared(state.jira.clone()),
         (Credentials::Server, AuthMode::Oauth) => {
             let tokens = state.tokens.as_deref().ok_or(Error::OAuthReconsentNeeded)?;
             let token = tokens.access_token().await?;
-            Ok(state.jira.with_auth(Auth::Bearer(token)))
+            shared(state.jira.with_auth(Auth::Bearer(token)))
         }
         // The doors that use server-held credentials are off in
         // passthrough mode; reaching here is a wiring mistake.
