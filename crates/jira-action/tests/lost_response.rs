@@ -242,3 +242,41 @@ async fn a_lookup_whose_search_lags_never_duplicates() {
     assert_eq!(answer["key"], issues[1].key.as_str());
     assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 1);
 }
+
+#[tokio::test]
+async fn the_lost_issue_is_found_behind_many_newer_ones() {
+    let app = app_settling(300).await;
+    warm(&app).await;
+    app.sim.sim.set_search_lag(Duration::from_secs(2));
+    app.sim
+        .sim
+        .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop));
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, 1);
+    let lost = app.sim.sim.issues()[1].key.clone();
+    app.sim.sim.set_search_lag(Duration::ZERO);
+    // Alice files 150 more in the project meanwhile: the lookup (newest
+    // first) must read past the first page.
+    let alice = app.account_id("alice@example.com").await;
+    for n in 0..150 {
+        let response = app
+            .http
+            .post(format!("{}/rest/api/3/issue", app.sim.base_url()))
+            .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN))
+            .json(&json!({"fields": {
+                "project": {"key": "DEMO"},
+                "issuetype": {"name": "Task"},
+                "summary": format!("Newer {n}"),
+                "reporter": {"id": alice},
+            }}))
+            .send()
+            .await
+            .expect("sim answers");
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    }
+    let (status, answer) = retry_until_settled(&app, &body()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["key"], lost.as_str());
+    assert_eq!(app.sim.sim.issues().len(), 152, "no duplicate");
+    assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 151);
+}

@@ -16,8 +16,12 @@
 //! The lookup is a JQL search (`search/jql`) because nothing else finds an
 //! issue by what the client knows of it: the key and id are in the lost
 //! answer, and `reconcileIssues` (read-your-writes for search) takes issue
-//! ids. Issue-property JQL (`issue.property[...]`) is search too, with the
-//! same lag. Hence the settle time rather than a quicker second look.
+//! ids; issue-property JQL (`issue.property[...]`) works on Cloud only for
+//! properties an app declares for indexing, and reads the same index. Hence
+//! the settle time rather than a quicker second look. The lookup reads all
+//! of the reporter's issues in the project from the last minutes (a busy
+//! reporter's lost issue may be behind many newer ones); past
+//! `LOOKUP_LIMIT` it proves nothing, and nothing is created.
 
 use std::time::Duration;
 
@@ -32,6 +36,11 @@ pub const ISSUE_PROPERTY: &str = "jira-action";
 /// How far back the lookup searches: a lost answer is noticed within the
 /// request timeout, so a few minutes is ample and keeps the search small.
 const LOOKBACK_MINUTES: u32 = 10;
+
+/// The most of the reporter's recent issues in the project the lookup
+/// reads (in pages of 100, newest first) before it gives up: a search cut
+/// short proves nothing, so then the create is not sent again either.
+const LOOKUP_LIMIT: usize = 2_000;
 
 /// Jira's search index may lag a create by a moment: the lookup tries
 /// twice, this far apart, before concluding the issue does not exist.
@@ -77,13 +86,24 @@ pub async fn submit(
     recovering: bool,
     settle: Duration,
 ) -> Result<CreatedIssue, Error> {
+    let unknown = || Error::OutcomeUnknown {
+        retry_after_secs: u64::try_from(settle.as_millis().div_ceil(1000))
+            .unwrap_or(u64::MAX)
+            .max(1),
+    };
     if recovering {
         match find(jira, &issue.fields.project.id, reporter, marker).await {
-            Ok(Some(found)) => {
+            Ok(Lookup::Found(found)) => {
                 tracing::info!(key = %found.key, "an earlier attempt had created the issue");
                 return Ok(found);
             }
-            Ok(None) => tracing::info!("no earlier attempt reached Jira; creating"),
+            Ok(Lookup::Absent) => tracing::info!("no earlier attempt reached Jira; creating"),
+            Ok(Lookup::Inconclusive) => {
+                tracing::warn!(
+                    "too many recent issues to rule the earlier attempt out; not creating"
+                );
+                return Err(unknown());
+            }
             // Not knowing whether the earlier attempt created it, creating
             // could duplicate: refuse, and let the caller retry.
             Err(lookup) => return Err(lookup.into()),
@@ -95,25 +115,31 @@ pub async fn submit(
         Err(err) => return Err(err.into()),
     };
     tracing::warn!(cause = %first, "create outcome unknown; looking for the issue");
-    let unknown = Error::OutcomeUnknown {
-        retry_after_secs: settle.as_millis().div_ceil(1000).max(1) as u64,
-    };
     match find(jira, &issue.fields.project.id, reporter, marker).await {
-        Ok(Some(found)) => {
+        Ok(Lookup::Found(found)) => {
             tracing::info!(key = %found.key, "the lost create had succeeded");
             Ok(found)
         }
-        Ok(None) => {
+        Ok(Lookup::Absent | Lookup::Inconclusive) => {
             // It may still land, or search may not see it yet: creating
             // again now could make two. A repeat looks once it has settled.
             tracing::info!("the lost create is not visible (yet); not creating again");
-            Err(unknown)
+            Err(unknown())
         }
         Err(lookup) => {
             tracing::warn!(cause = %lookup, "lookup failed; not creating again");
-            Err(unknown)
+            Err(unknown())
         }
     }
+}
+
+/// What the lookup learnt.
+enum Lookup {
+    Found(CreatedIssue),
+    /// Every recent issue of the reporter in the project was read.
+    Absent,
+    /// More than [`LOOKUP_LIMIT`] of them: not found among those read.
+    Inconclusive,
 }
 
 async fn find(
@@ -121,7 +147,7 @@ async fn find(
     project_id: &str,
     reporter: Option<&str>,
     marker: &Marker,
-) -> Result<Option<CreatedIssue>, jira::Error> {
+) -> Result<Lookup, jira::Error> {
     let who = match reporter {
         Some(account_id) => format!("reporter = \"{}\"", jql_escape(account_id)),
         None => "creator = currentUser()".to_owned(),
@@ -129,20 +155,26 @@ async fn find(
     let jql = format!(
         "project = {project_id} AND {who} AND created >= -{LOOKBACK_MINUTES}m ORDER BY created DESC"
     );
+    let mut lookup = Lookup::Absent;
     for attempt in 1..=LOOKUP_ATTEMPTS {
-        let issues = jira.search_issues(&jql, &[ISSUE_PROPERTY], 100).await?;
+        let issues = jira
+            .search_issues(&jql, &[ISSUE_PROPERTY], LOOKUP_LIMIT + 1)
+            .await?;
         if let Some(found) = issues.iter().find(|i| marker.matches(i)) {
-            return Ok(Some(CreatedIssue {
+            return Ok(Lookup::Found(CreatedIssue {
                 id: found.id.clone(),
                 key: found.key.clone(),
                 self_url: String::new(),
             }));
         }
+        if issues.len() > LOOKUP_LIMIT {
+            lookup = Lookup::Inconclusive;
+        }
         if attempt < LOOKUP_ATTEMPTS {
             tokio::time::sleep(LOOKUP_PAUSE).await;
         }
     }
-    Ok(None)
+    Ok(lookup)
 }
 
 /// Account ids are `[A-Za-z0-9:-]`, but the JQL string is built, so quote
