@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jira_sim::{CredentialKind, Endpoint, Fault, FaultKind, Sim, demo};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::load::{Load, Outcome};
 use crate::simserve::MARKER;
@@ -14,6 +17,26 @@ use crate::simserve::MARKER;
 /// The server's Jira timeout under `--faults`: short, so "slower than the
 /// timeout" costs little.
 pub const JIRA_TIMEOUT_MS: u64 = 1000;
+
+/// `jira.outcome_settle_ms` under `--faults`: a create Jira commits
+/// [`SLOW_COMMIT_MS`] after it was sent is there, and searchable, by then.
+pub const SETTLE_MS: u64 = 2500;
+
+/// How long after it was sent a slow-commit create is applied: after the
+/// client's timeout, and after the same-request lookup gave up.
+const SLOW_COMMIT_MS: u64 = JIRA_TIMEOUT_MS + 1500;
+
+/// `limits.request_timeout_ms` under `--faults`: a stalled body is
+/// answered 408 this long after its headers.
+pub const REQUEST_TIMEOUT_MS: u64 = 6000;
+
+/// `limits.header_read_timeout_ms` under `--faults`: stalled headers close
+/// the connection this long after their first byte.
+pub const HEADER_TIMEOUT_MS: u64 = 2000;
+
+/// In the summary of a slow client's (never complete) request: no issue
+/// may carry it.
+const SLOW_MARKER: &str = "slow-client-";
 
 /// What an `--auth oauth` run needs for its check.
 pub struct OAuthRun {
@@ -65,28 +88,54 @@ const DOCUMENTED: &[(&str, u16)] = &[
     ("oauth_refresh_failed", 502),
     ("jira_timeout", 504),
     ("timeout", 504),
+    ("jira_outcome_unknown", 504),
+    ("request_timeout", 408),
     ("internal", 500),
 ];
 
+/// What the fault injection did, for the checks.
+pub struct Injected {
+    /// How many times the credential was ended.
+    pub credential_ends: u32,
+    pub slow_clients: Vec<SlowClient>,
+}
+
+/// How a client that stalled mid-request was dealt with.
+#[derive(Debug)]
+pub struct SlowClient {
+    /// `body` or `headers`: where it stalled.
+    pub stalled: &'static str,
+    /// The status it was answered with, `None` when the connection was
+    /// closed without one; `Err` when neither happened in time.
+    pub end: Result<Option<u16>, String>,
+    /// Requests the server answered 200 while this one stalled.
+    pub served_meanwhile: u64,
+}
+
 /// Injects one fault family per second, round robin, until `duration` is
 /// nearly over: 429 storms with `Retry-After`, 5xx bursts, creates slower
-/// than the server's Jira timeout, creates applied whose connection then
-/// drops, and the credential ended: the API token revoked for a moment, or
-/// (`oauth`) every OAuth access token ended early. With OAuth the tokens
-/// also expire on their own every `--oauth-token-ttl`. Returns how many
-/// times the credential was ended.
-pub async fn inject(sim: Sim, duration: Duration, oauth: bool) -> u32 {
+/// than the server's Jira timeout (not applied), creates applied whose
+/// connection then drops, the credential ended (the API token revoked for
+/// a moment, or with `oauth` every OAuth access token ended early), creates
+/// Jira commits only after the server's timeout (slow commit), and clients
+/// that stall their headers or body mid-request (slow clients). With OAuth
+/// the tokens also expire on their own every `--oauth-token-ttl`.
+pub async fn inject(sim: Sim, load: Arc<Load>, duration: Duration, oauth: bool) -> Injected {
     let start = Instant::now();
     let mut credential_ends = 0;
+    let mut slow = Vec::new();
     let step = Duration::from_secs(1);
     let token = CredentialKind::Basic {
         email: demo::ADMIN_EMAIL.to_owned(),
         token: demo::ADMIN_TOKEN.to_owned(),
     };
+    // A stalled body is answered after the request timeout: only started
+    // while that ends within the run.
+    let slow_lasts = Duration::from_millis(REQUEST_TIMEOUT_MS) + step;
     let mut round = 0u32;
     // The last two seconds run clean, so retries in flight can finish.
     while start.elapsed() + 2 * step < duration {
-        match round % 5 {
+        match round % 7 {
             0 => sim.push_fault(
                 Fault::once(Endpoint::CreateIssue, FaultKind::rate_limited(1)).times(20),
             ),
@@ -104,14 +153,14 @@ pub async fn inject(sim: Sim, duration: Duration, oauth: bool) -> u32 {
             ),
             3 => sim
                 .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop).times(3)),
-            _ if oauth => {
+            4 if oauth => {
                 // A token ending before its stated expiry: requests in
                 // flight get 401 jira_unauthorized, the next ones a
                 // refreshed token.
                 sim.expire_access_tokens();
                 credential_ends += 1;
             }
-            _ => {
+            4 => {
                 // A token expiring mid-run: API tokens have no refresh, so
                 // the affected requests must get 401 jira_unauthorized.
                 sim.remove_credential(&token);
@@ -119,12 +168,249 @@ pub async fn inject(sim: Sim, duration: Duration, oauth: bool) -> u32 {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 sim.set_credentials(demo::credentials());
             }
+            6 if start.elapsed() + slow_lasts < duration => {
+                for (n, stalled) in ["body", "headers", "body", "headers"]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let load = Arc::clone(&load);
+                    let id = u64::from(round) * 10 + n as u64;
+                    slow.push(tokio::spawn(slow_client(load, stalled, id)));
+                }
+            }
+            // Slow commits (and the slow-client round near the end).
+            _ => sim.push_fault(
+                Fault::once(
+                    Endpoint::CreateIssue,
+                    FaultKind::DelayThenApply(Duration::from_millis(SLOW_COMMIT_MS)),
+                )
+                .times(3),
+            ),
         }
         round += 1;
         tokio::time::sleep(step).await;
     }
     sim.clear_faults();
-    credential_ends
+    let mut slow_clients = Vec::new();
+    for task in slow {
+        match task.await {
+            Ok(client) => slow_clients.push(client),
+            Err(err) => slow_clients.push(SlowClient {
+                stalled: "?",
+                end: Err(format!("the slow client's task failed: {err}")),
+                served_meanwhile: 0,
+            }),
+        }
+    }
+    Injected {
+        credential_ends,
+        slow_clients,
+    }
+}
+
+/// A client that sends part of a signed create (up to the middle of its
+/// headers, or of its body) and then nothing, until the server answers or
+/// closes the connection.
+async fn slow_client(load: Arc<Load>, stalled: &'static str, id: u64) -> SlowClient {
+    let served_before = load.successes();
+    let end = stall(&load, stalled, id).await;
+    SlowClient {
+        stalled,
+        end,
+        served_meanwhile: load.successes().saturating_sub(served_before),
+    }
+}
+
+async fn stall(load: &Load, stalled: &str, id: u64) -> Result<Option<u16>, String> {
+    let body = format!(
+        r#"{{"pid":"DEMO","issuetype":"Task","summary":"{SLOW_MARKER}{id}","description":"stalled"}}"#
+    );
+    let signature = load.token();
+    let signature = signature.to_str().unwrap_or_default();
+    let email = load.callers.first().map(|c| c.email.as_str()).unwrap_or("");
+    let head = format!(
+        "POST /create_issue HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Glean-Tools-Signature: {signature}\r\nGlean-User-Email: {email}\r\n\
+         X-Request-Id: bench-slow-{id}\r\nContent-Length: {len}\r\n\r\n",
+        addr = load.addr,
+        len = body.len(),
+    );
+    let sent = match stalled {
+        // Half the headers.
+        "headers" => head[..head.len() / 2].to_owned(),
+        // The headers and half the body.
+        _ => format!("{head}{}", &body[..body.len() / 2]),
+    };
+    let mut stream = TcpStream::connect(&load.addr)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    stream
+        .write_all(sent.as_bytes())
+        .await
+        .map_err(|e| format!("cannot send: {e}"))?;
+    let wait = Duration::from_millis(REQUEST_TIMEOUT_MS + HEADER_TIMEOUT_MS + 5000);
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    if read.is_err() {
+        return Err(format!("neither answered nor closed within {wait:?}"));
+    }
+    let text = String::from_utf8_lossy(&answer);
+    Ok(text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|status| status.parse().ok()))
+}
+
+/// Repeats, as a client would after `Retry-After`, every request answered
+/// `jira_outcome_unknown`, until it gets another answer; each must be 200
+/// with the request's own issue (the no-duplicate check then covers what
+/// the repeats created).
+pub async fn retry_unknown(sim: &Sim, load: &Arc<Load>, outcomes: &[Outcome]) -> Check {
+    let unknown: Vec<(u64, usize)> = outcomes
+        .iter()
+        .filter(|o| o.code.as_deref() == Some("jira_outcome_unknown"))
+        .map(|o| (o.seq, o.caller))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (seq, caller) in unknown.iter().copied() {
+        let load = Arc::clone(load);
+        tasks.spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut n = 0;
+            loop {
+                n += 1;
+                let answer = load.repeat(seq, caller, n).await;
+                if answer.code.as_deref() != Some("jira_outcome_unknown") {
+                    return (seq, n, answer);
+                }
+                if answer.retry_after.is_none() || Instant::now() >= deadline {
+                    return (seq, n, answer);
+                }
+                tokio::time::sleep(answer.retry_after.unwrap_or(Duration::from_secs(1))).await;
+            }
+        });
+    }
+    let mut failures = Vec::new();
+    let mut repeats = 0;
+    while let Some(done) = tasks.join_next().await {
+        let Ok((seq, n, answer)) = done else {
+            failures.push("a retry task failed".to_owned());
+            continue;
+        };
+        repeats += n;
+        let real = answer
+            .key
+            .as_deref()
+            .and_then(|k| sim.issue(k))
+            .is_some_and(|i| marker_of(&i.summary) == Some(seq));
+        if answer.status != 200 || !real {
+            failures.push(format!(
+                "request {seq}: retried {n}×, last {} {:?} {:?}{}",
+                answer.status,
+                answer.code,
+                answer.key,
+                match answer.retry_after {
+                    None if answer.code.as_deref() == Some("jira_outcome_unknown") =>
+                        " without Retry-After",
+                    _ => "",
+                }
+            ));
+        }
+    }
+    check(
+        "every jira_outcome_unknown is answered with its one issue on retry",
+        &failures,
+        format!(
+            "{} requests left unknown, {repeats} retries after Retry-After, each answered 200 with its issue",
+            unknown.len()
+        ),
+    )
+}
+
+/// Slow clients are answered 408 or closed, and create nothing; the other
+/// requests keep being served while they stall.
+pub fn slow_client_checks(sim: &Sim, slow: &[SlowClient]) -> Vec<Check> {
+    if slow.is_empty() {
+        let skip = |name| Check {
+            name,
+            status: Status::Skip,
+            detail: "the run was too short for a slow-client round".to_owned(),
+        };
+        return vec![
+            skip("slow clients are answered 408 or closed, without a create"),
+            skip("normal calls are served while clients stall"),
+        ];
+    }
+    let mut refused = Vec::new();
+    for (n, client) in slow.iter().enumerate() {
+        match &client.end {
+            Ok(Some(408)) | Ok(None) => {}
+            Ok(Some(status)) => refused.push(format!(
+                "slow client {n} ({}) answered {status}",
+                client.stalled
+            )),
+            Err(why) => refused.push(format!("slow client {n} ({}): {why}", client.stalled)),
+        }
+    }
+    for issue in sim.issues() {
+        if issue.summary.contains(SLOW_MARKER) {
+            refused.push(format!("{} was created from a stalled request", issue.key));
+        }
+    }
+    let count = |stalled: &str, end: Option<u16>| {
+        slow.iter()
+            .filter(|c| c.stalled == stalled && c.end.as_ref().ok() == Some(&end))
+            .count()
+    };
+    let starved: Vec<String> = slow
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.served_meanwhile == 0)
+        .map(|(n, c)| {
+            format!(
+                "nothing answered 200 while slow client {n} ({}) stalled",
+                c.stalled
+            )
+        })
+        .collect();
+    let served: Vec<u64> = slow.iter().map(|c| c.served_meanwhile).collect();
+    vec![
+        check(
+            "slow clients are answered 408 or closed, without a create",
+            &refused,
+            format!(
+                "{} stalled bodies: {} answered 408, {} closed; {} stalled headers: {} answered 408, {} closed; no issue created",
+                slow.iter().filter(|c| c.stalled == "body").count(),
+                count("body", Some(408)),
+                count("body", None),
+                slow.iter().filter(|c| c.stalled == "headers").count(),
+                count("headers", Some(408)),
+                count("headers", None),
+            ),
+        ),
+        check(
+            "normal calls are served while clients stall",
+            &starved,
+            format!(
+                "at least {} successes during each stall",
+                served.iter().min().copied().unwrap_or(0)
+            ),
+        ),
+    ]
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -75,6 +75,19 @@ pub struct Load {
     /// The description as a JSON string literal, quotes included.
     description: String,
     outcomes: Mutex<Vec<Outcome>>,
+    /// Requests answered 200 so far (read while clients stall, to see that
+    /// the others keep being served).
+    successes: AtomicU64,
+    /// The server's `host:port`.
+    pub addr: String,
+}
+
+/// What a repeat of a request got, and when the server said to retry.
+pub struct Answer {
+    pub status: u16,
+    pub code: Option<String>,
+    pub key: Option<String>,
+    pub retry_after: Option<Duration>,
 }
 
 const RESIGN_AFTER: Duration = Duration::from_secs(30);
@@ -100,13 +113,12 @@ impl Load {
     ) -> anyhow::Result<Load> {
         let client = client()?;
         let token = HeaderValue::from_str(&signer.token())?;
-        let path = match door {
-            Door::Glean => "/create_issue",
-            Door::Mcp => "/mcp",
-        };
         Ok(Load {
             client,
-            url: format!("{server}{path}"),
+            url: match door {
+                Door::Glean => format!("{server}/create_issue"),
+                Door::Mcp => format!("{server}/mcp"),
+            },
             door,
             signer,
             token: RwLock::new((token, Instant::now())),
@@ -116,10 +128,16 @@ impl Load {
             seq: AtomicU64::new(1),
             description: serde_json::to_string(&markdown(markdown_bytes))?,
             outcomes: Mutex::new(Vec::new()),
+            successes: AtomicU64::new(0),
+            addr: server
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned(),
         })
     }
 
-    fn token(&self) -> HeaderValue {
+    /// A valid `Glean-Tools-Signature`.
+    pub fn token(&self) -> HeaderValue {
         {
             let t = self.token.read().unwrap_or_else(PoisonError::into_inner);
             if t.1.elapsed() < RESIGN_AFTER {
@@ -152,9 +170,19 @@ impl Load {
         self.next_cold.load(Ordering::Relaxed) >= self.callers.len()
     }
 
-    /// One request; records and returns its outcome.
-    async fn one(&self, caller: usize, cold: bool, start: Instant) -> Outcome {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+    /// Requests answered 200 so far.
+    pub fn successes(&self) -> u64 {
+        self.successes.load(Ordering::Relaxed)
+    }
+
+    /// Sends request `seq`'s body as `caller` (the same body, so the same
+    /// request, every time) with this request id.
+    async fn send(
+        &self,
+        seq: u64,
+        caller: usize,
+        request_id: String,
+    ) -> (Answer, [Option<u64>; 3]) {
         let fields = format!(
             r#"{{"pid":"DEMO","issuetype":"Task","summary":"{MARKER}{seq} load test","priority":3,"description":{}}}"#,
             self.description
@@ -163,7 +191,7 @@ impl Load {
             .client
             .post(&self.url)
             .header("glean-user-email", &self.callers[caller].email)
-            .header("x-request-id", format!("bench-{seq}"))
+            .header("x-request-id", request_id)
             .header("content-type", "application/json");
         let request = match self.door {
             Door::Glean => request
@@ -177,7 +205,8 @@ impl Load {
                     r#"{{"jsonrpc":"2.0","id":{seq},"method":"tools/call","params":{{"name":"create_issue","arguments":{fields}}}}}"#
                 )),
         };
-        let (status, code, key, timing) = match request.send().await {
+        let sent = request.send().await;
+        match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let h = response.headers();
@@ -186,6 +215,11 @@ impl Load {
                     server_timing(h, "store"),
                     server_timing(h, "jira").and_then(|j| Some(j + server_timing(h, "pause")?)),
                 ];
+                let retry_after = h
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_secs);
                 let json: Value = response.json().await.unwrap_or(Value::Null);
                 let (status, answer) = match self.door {
                     Door::Glean => (status, &json),
@@ -199,18 +233,49 @@ impl Load {
                     }
                 };
                 let text = |k: &str| answer.get(k).and_then(Value::as_str).map(str::to_owned);
-                (status, text("error"), text("key"), timing)
+                if status == 200 {
+                    self.successes.fetch_add(1, Ordering::Relaxed);
+                }
+                let answer = Answer {
+                    status,
+                    code: text("error"),
+                    key: text("key"),
+                    retry_after,
+                };
+                (answer, timing)
             }
-            Err(_) => (0, None, None, [None; 3]),
-        };
+            Err(_) => {
+                let answer = Answer {
+                    status: 0,
+                    code: None,
+                    key: None,
+                    retry_after: None,
+                };
+                (answer, [None; 3])
+            }
+        }
+    }
+
+    /// Sends request `seq` again, as a client retrying it would (not
+    /// recorded as an outcome; its own request id, `bench-{seq}-retry-{n}`).
+    pub async fn repeat(&self, seq: u64, caller: usize, n: u32) -> Answer {
+        self.send(seq, caller, format!("bench-{seq}-retry-{n}"))
+            .await
+            .0
+    }
+
+    /// One request; records and returns its outcome.
+    async fn one(&self, caller: usize, cold: bool, start: Instant) -> Outcome {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let (answer, timing) = self.send(seq, caller, format!("bench-{seq}")).await;
         let outcome = Outcome {
             seq,
             caller,
             cold,
             micros: u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
-            status,
-            code,
-            key,
+            status: answer.status,
+            code: answer.code,
+            key: answer.key,
             server_app_micros: timing[0],
             server_store_micros: timing[1],
             server_jira_micros: timing[2],

@@ -303,16 +303,22 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
     let before = srv.stats();
     let harness_before = server::ProcStats::of(std::process::id());
     let started = Instant::now();
-    let fault_task = opts
-        .faults
-        .then(|| tokio::spawn(faults::inject(sim.clone(), opts.duration, opts.oauth())));
+    let fault_task = opts.faults.then(|| {
+        tokio::spawn(faults::inject(
+            sim.clone(),
+            Arc::clone(&load),
+            opts.duration,
+            opts.oauth(),
+        ))
+    });
     let sampler = tokio::spawn(sample_rss(srv.pid, opts.duration));
     load::Load::run(&load, &opts, opts.duration, Some(started)).await;
     let elapsed = started.elapsed();
-    let early_ends = match fault_task {
-        Some(task) => task.await.unwrap_or(0),
-        None => 0,
+    let injected = match fault_task {
+        Some(task) => task.await.ok(),
+        None => None,
     };
+    let early_ends = injected.as_ref().map_or(0, |i| i.credential_ends);
     let after = srv.stats();
     let harness_cpu_secs =
         server::ProcStats::of(std::process::id()).cpu_secs - harness_before.cpu_secs;
@@ -328,6 +334,8 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
     let mut checks = Vec::new();
     if opts.faults {
         every_outcome.extend(outcomes.iter().cloned());
+        // First, so that the other checks see what the retries created.
+        let retried = faults::retry_unknown(&sim, &load, &every_outcome).await;
         checks = faults::check_all(
             &sim,
             &load,
@@ -345,6 +353,9 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
             }),
         )
         .await;
+        checks.push(retried);
+        let slow = injected.as_ref().map_or(&[][..], |i| &i.slow_clients[..]);
+        checks.extend(faults::slow_client_checks(&sim, slow));
     }
     srv.stop().await;
 
@@ -420,10 +431,25 @@ fn server_config(
     } else {
         (10_000, 20_000)
     };
+    // Under faults, stalled clients are let go within the run, and a create
+    // whose outcome is unknown may be looked up again soon.
+    let (limits, settle, wait) = if opts.faults {
+        (
+            format!(
+                "request_timeout_ms = {}\nheader_read_timeout_ms = {}\n",
+                faults::REQUEST_TIMEOUT_MS,
+                faults::HEADER_TIMEOUT_MS
+            ),
+            format!("outcome_settle_ms = {}\n", faults::SETTLE_MS),
+            "wait_for_in_progress_ms = 2000\n",
+        )
+    } else {
+        (String::new(), String::new(), "")
+    };
     // Keys of the store era (a server from before refuses them).
     let newer = if store {
         format!(
-            "max_requests_per_second = {rps}\n\n[store]\nurl = \"sqlite://{db}\"\n\n[audit]\nretention_days = 1\n",
+            "max_requests_per_second = {rps}\n{settle}\n[store]\nurl = \"sqlite://{db}\"\n{wait}\n[audit]\nretention_days = 1\n",
             rps = opts.jira_rps,
             db = dir.join("jira-action.db").display(),
         )
@@ -456,7 +482,7 @@ fn server_config(
 
 [limits]
 max_concurrent_requests = 4096
-
+{limits}
 [glean]
 key_file = "{key}"
 

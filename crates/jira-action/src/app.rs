@@ -51,6 +51,9 @@ pub struct AppState {
     pub tokens: Option<Arc<TokenManager>>,
     /// Refused signatures, counted until their summary is written.
     pub refusals: Arc<Refusals>,
+    /// "Now" for idempotency claims and settle times (see
+    /// `jira.outcome_settle_ms`); the system clock unless a test moves it.
+    pub clock: crate::store::Clock,
 }
 
 impl AppState {
@@ -84,7 +87,7 @@ impl AppState {
             connections: Arc::new(Semaphore::new(max_connections)),
             max_connections,
             verifier,
-            resolver: Resolver::new(&config.cache),
+            resolver: Resolver::new(&config.cache, &config.access),
             in_flight: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             openapi_yaml: yaml::to_yaml(&openapi),
             openapi,
@@ -96,6 +99,7 @@ impl AppState {
             readiness,
             tokens,
             refusals: Arc::new(Refusals::default()),
+            clock: crate::store::system_clock(),
         })
     }
 }

@@ -325,6 +325,12 @@ pub struct JiraConfig {
     pub request_timeout_ms: u64,
     /// The most time one Glean request may spend waiting to retry Jira.
     pub retry_budget_ms: u64,
+    /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
+    /// connection), how long a retry waits before it looks for the issue:
+    /// time for Jira to commit the create and for its search to see it.
+    /// Retries before then get 504 `jira_outcome_unknown` with the time
+    /// left as `Retry-After`. Default: `request_timeout_ms` + 5 s.
+    pub outcome_settle_ms: Option<u64>,
     /// Client-side limit on calls per second to the Jira site, so bursts
     /// never reach Jira's own limits; calls wait for a slot (within the
     /// retry budget). 0 turns it off.
@@ -400,6 +406,7 @@ impl Default for JiraConfig {
             connect_timeout_ms: 5_000,
             request_timeout_ms: 10_000,
             retry_budget_ms: 20_000,
+            outcome_settle_ms: None,
             max_requests_per_second: 20.0,
             priorities: BTreeMap::new(),
         }
@@ -538,6 +545,16 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.limits.request_timeout_ms)
+    }
+
+    /// How long after a create with an unknown outcome its request may be
+    /// looked up again (see `jira.outcome_settle_ms`).
+    pub fn outcome_settle(&self) -> Duration {
+        Duration::from_millis(
+            self.jira
+                .outcome_settle_ms
+                .unwrap_or(self.jira.request_timeout_ms.saturating_add(5_000)),
+        )
     }
 
     /// How long a request in progress holds its identity (see `lease_secs`).

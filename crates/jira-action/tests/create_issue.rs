@@ -235,6 +235,21 @@ async fn negative_user_results_are_cached_too() {
 }
 
 #[tokio::test]
+async fn a_missing_project_offers_only_the_allowed_projects() {
+    let app = spawn_app_with(|config, _| config.access.projects = vec!["OPS".into()]).await;
+    let mut body = minimal();
+    body["pid"] = json!("NOPE");
+    let answer = assert_refused(&app, "alice@example.com", &body, 400, "project_not_found").await;
+    let choices = answer["choices"].as_array().expect("choices");
+    assert_eq!(choices.len(), 1, "{answer}");
+    assert!(
+        choices[0].as_str().is_some_and(|c| c.starts_with("OPS ")),
+        "{answer}"
+    );
+    assert!(!answer["message"].to_string().contains("DEMO"), "{answer}");
+}
+
+#[tokio::test]
 async fn bad_projects_types_and_components_list_the_valid_choices() {
     let app = spawn_app().await;
     let mut body = minimal();
@@ -440,8 +455,9 @@ async fn jira_failures_map_to_documented_codes() {
     );
     let jira_400 =
         json!({"errorMessages": [], "errors": {"customfield_10050": "Team is required."}});
-    // Unknown outcomes (5xx, timeouts) are looked up and retried once, so
-    // those faults are set for both attempts.
+    // Unknown outcomes (5xx, timeouts) are looked up, never created again
+    // in the same request (see lost_response.rs); the faults are set twice
+    // so that a second create, if there were one, would fail too.
     let cases: Vec<(FaultKind, u32, u16, &str)> = vec![
         (
             status_fault(400, None, Some(jira_400)),
@@ -451,8 +467,18 @@ async fn jira_failures_map_to_documented_codes() {
         ),
         (status_fault(401, None, None), 1, 401, "jira_unauthorized"),
         (status_fault(403, None, None), 1, 403, "jira_forbidden"),
-        (status_fault(500, None, None), 2, 502, "jira_error"),
-        (status_fault(503, None, None), 2, 502, "jira_error"),
+        (
+            status_fault(500, None, None),
+            2,
+            504,
+            "jira_outcome_unknown",
+        ),
+        (
+            status_fault(503, None, None),
+            2,
+            504,
+            "jira_outcome_unknown",
+        ),
         (
             status_fault(429, Some(120), None),
             1,
@@ -463,7 +489,7 @@ async fn jira_failures_map_to_documented_codes() {
             FaultKind::Delay(Duration::from_millis(1_500)),
             2,
             504,
-            "jira_timeout",
+            "jira_outcome_unknown",
         ),
     ];
     for (kind, times, status, code) in cases {

@@ -1,16 +1,64 @@
 //! A create whose answer is lost is looked up before it is retried, so it
-//! happens exactly once.
+//! happens exactly once: never created again in the same request, and
+//! looked up again only once it has had time to land in Jira and in its
+//! search (`jira.outcome_settle_ms`).
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use jira_sim::{Endpoint, Fault, FaultKind};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn body() -> serde_json::Value {
     json!({"pid": "DEMO", "issuetype": "Task", "summary": "Exactly once"})
+}
+
+/// A server whose retries may look again after `settle_ms`.
+async fn app_settling(settle_ms: u64) -> TestApp {
+    spawn_app_with(move |config, _| config.jira.outcome_settle_ms = Some(settle_ms)).await
+}
+
+/// Asserts a `504 jira_outcome_unknown` with a `Retry-After` (seconds,
+/// 1 to `most`), and returns that.
+fn assert_outcome_unknown(status: u16, retry_after: Option<u64>, answer: &Value, most: u64) -> u64 {
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (504, Some("jira_outcome_unknown")),
+        "{answer}"
+    );
+    let seconds = retry_after.expect("a Retry-After header");
+    assert!((1..=most).contains(&seconds), "Retry-After: {seconds}");
+    assert_eq!(answer["retry_after_seconds"], seconds);
+    seconds
+}
+
+/// One `POST /create_issue`: status, `Retry-After`, body.
+async fn send(app: &TestApp, body: &Value) -> (u16, Option<u64>, Value) {
+    let response = app.create("alice@example.com", body).await;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let (status, answer) = json_of(response).await;
+    (status, retry_after, answer)
+}
+
+/// Repeats the request as a client would until it is no longer told that
+/// the outcome is unknown (each such answer checked), within a deadline.
+async fn retry_until_settled(app: &TestApp, body: &Value) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, retry_after, answer) = send(app, body).await;
+        if answer["error"] != "jira_outcome_unknown" {
+            return (status, answer);
+        }
+        assert_outcome_unknown(status, retry_after, &answer, 60);
+        assert!(Instant::now() < deadline, "never settled: {answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Another issue first, so that the caches are warm (the same one would be
@@ -57,8 +105,8 @@ async fn a_late_answer_after_the_create_finds_the_issue() {
 }
 
 #[tokio::test]
-async fn a_create_that_did_not_happen_is_retried_once() {
-    let app = spawn_app().await;
+async fn a_create_that_did_not_happen_is_created_by_a_later_retry() {
+    let app = app_settling(200).await;
     warm(&app).await;
     // A timeout before Jira applied it, then a 500 that applied nothing.
     for (n, kind) in [
@@ -75,7 +123,13 @@ async fn a_create_that_did_not_happen_is_retried_once() {
         let before = app.sim.sim.issues().len();
         let mut body = body();
         body["summary"] = json!(format!("Exactly once {n}"));
-        let (status, answer) = app.create_json("alice@example.com", &body).await;
+        // Not created again in the same request: Jira may still commit it.
+        let (status, retry_after, answer) = send(&app, &body).await;
+        assert_outcome_unknown(status, retry_after, &answer, 1);
+        assert_eq!(app.sim.sim.issues().len(), before);
+        assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 1);
+        // Once settled, a retry looks, finds nothing, and creates it.
+        let (status, answer) = retry_until_settled(&app, &body).await;
         assert_eq!(status, 200, "{answer}");
         assert_eq!(app.sim.sim.issues().len(), before + 1);
         assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 2);
@@ -94,25 +148,135 @@ async fn without_a_lookup_there_is_no_blind_retry() {
         kind: FaultKind::status(500),
         times: 10,
     });
-    let (status, answer) = app.create_json("alice@example.com", &body()).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (502, Some("jira_error"))
-    );
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, 60);
     assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 1);
 }
 
 #[tokio::test]
 async fn the_lookup_matches_only_this_request() {
-    let app = spawn_app().await;
+    let app = app_settling(200).await;
     warm(&app).await;
     // Another recent issue by the same reporter in the same project must
     // not be mistaken for the lost one: here the create did not happen.
     app.sim
         .sim
         .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::status(502)));
-    let (status, answer) = app.create_json("alice@example.com", &body()).await;
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, 1);
+    let (status, answer) = retry_until_settled(&app, &body()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(app.sim.sim.issues().len(), 2);
     assert_ne!(answer["key"], app.sim.sim.issues()[0].key.as_str());
+}
+
+#[tokio::test]
+async fn a_create_committed_after_the_timeout_is_never_made_twice() {
+    // The client gives up at 1 s (`jira.request_timeout_ms`); Jira commits
+    // the create at 2.5 s, after the same-request lookup found nothing.
+    let app = app_settling(3_000).await;
+    warm(&app).await;
+    app.sim.sim.push_fault(Fault::once(
+        Endpoint::CreateIssue,
+        FaultKind::DelayThenApply(Duration::from_millis(2_500)),
+    ));
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, 3);
+    // It lands after the answer, with nobody waiting for it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.sim.sim.issues().len() < 2 {
+        assert!(Instant::now() < deadline, "the slow create never landed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, answer) = retry_until_settled(&app, &body()).await;
+    assert_eq!(status, 200, "{answer}");
+    let issues = app.sim.sim.issues();
+    assert_eq!(issues.len(), 2, "the warm-up and this one, no duplicate");
+    assert_eq!(answer["key"], issues[1].key.as_str());
+    assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 1, "one create");
+    // Repeats now get the stored answer.
+    let (status, again) = app.create_json("alice@example.com", &body()).await;
+    assert_eq!((status, &again["key"]), (200, &answer["key"]));
+    assert_eq!(app.sim.sim.issues().len(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_before_the_settle_time_is_refused_without_looking() {
+    let app = app_settling(60_000).await;
+    warm(&app).await;
+    app.sim
+        .sim
+        .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::status(500)));
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_eq!(assert_outcome_unknown(status, retry_after, &answer, 60), 60);
+    app.sim.sim.reset_calls();
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    let left = assert_outcome_unknown(status, retry_after, &answer, 60);
+    assert!(left >= 50, "the time left, {left} s, of the settle time");
+    assert_eq!(
+        app.sim.sim.total_calls(),
+        0,
+        "neither looked for nor created"
+    );
+    assert_eq!(app.sim.sim.issues().len(), 1, "only the warm-up");
+}
+
+#[tokio::test]
+async fn a_lookup_whose_search_lags_never_duplicates() {
+    let app = app_settling(3_000).await;
+    warm(&app).await;
+    // Applied at once, but search sees it only 2 s later: the lookup in
+    // the same request finds nothing.
+    app.sim.sim.set_search_lag(Duration::from_secs(2));
+    app.sim
+        .sim
+        .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop));
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, 3);
+    assert!(app.sim.sim.calls(Endpoint::SearchJql) >= 1, "it looked");
+    assert_eq!(app.sim.sim.issues().len(), 2);
+    let (status, answer) = retry_until_settled(&app, &body()).await;
+    assert_eq!(status, 200, "{answer}");
+    let issues = app.sim.sim.issues();
+    assert_eq!(issues.len(), 2, "the warm-up and this one, no duplicate");
+    assert_eq!(answer["key"], issues[1].key.as_str());
+    assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 1);
+}
+
+#[tokio::test]
+async fn the_lost_issue_is_found_behind_many_newer_ones() {
+    let app = app_settling(300).await;
+    warm(&app).await;
+    app.sim.sim.set_search_lag(Duration::from_secs(2));
+    app.sim
+        .sim
+        .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop));
+    let (status, retry_after, answer) = send(&app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, 1);
+    let lost = app.sim.sim.issues()[1].key.clone();
+    app.sim.sim.set_search_lag(Duration::ZERO);
+    // Alice files 150 more in the project meanwhile: the lookup (newest
+    // first) must read past the first page.
+    let alice = app.account_id("alice@example.com").await;
+    for n in 0..150 {
+        let response = app
+            .http
+            .post(format!("{}/rest/api/3/issue", app.sim.base_url()))
+            .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN))
+            .json(&json!({"fields": {
+                "project": {"key": "DEMO"},
+                "issuetype": {"name": "Task"},
+                "summary": format!("Newer {n}"),
+                "reporter": {"id": alice},
+            }}))
+            .send()
+            .await
+            .expect("sim answers");
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    }
+    let (status, answer) = retry_until_settled(&app, &body()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["key"], lost.as_str());
+    assert_eq!(app.sim.sim.issues().len(), 152, "no duplicate");
+    assert_eq!(app.sim.sim.calls(Endpoint::CreateIssue), 151);
 }

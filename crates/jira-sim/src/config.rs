@@ -171,6 +171,11 @@ pub struct Credential {
     /// site, else requests with it get 401.
     pub account_id: String,
     pub permissions: Vec<Permission>,
+    /// The projects (keys) its project permissions apply to, as a Jira
+    /// permission scheme grants them per project; `None`: every project.
+    /// A project outside them does not exist for the credential: `404` on
+    /// the project, left out of project and issue searches.
+    pub projects: Option<Vec<String>>,
 }
 
 impl Credential {
@@ -183,6 +188,7 @@ impl Credential {
             },
             account_id: account_id.to_owned(),
             permissions: Permission::ALL.to_vec(),
+            projects: None,
         }
     }
 
@@ -194,12 +200,20 @@ impl Credential {
             },
             account_id: account_id.to_owned(),
             permissions: Permission::ALL.to_vec(),
+            projects: None,
         }
     }
 
     /// The same credential with exactly these permissions.
     pub fn with_permissions(mut self, permissions: &[Permission]) -> Credential {
         self.permissions = permissions.to_vec();
+        self
+    }
+
+    /// The same credential with its project permissions in these
+    /// projects (keys) only.
+    pub fn in_projects(mut self, keys: &[&str]) -> Credential {
+        self.projects = Some(keys.iter().map(|k| (*k).to_owned()).collect());
         self
     }
 

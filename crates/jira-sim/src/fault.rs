@@ -186,6 +186,12 @@ pub enum FaultKind {
     ApplyThenDrop,
     /// Handle the request, then answer only after the delay.
     ApplyThenDelay(Duration),
+    /// Wait, then handle the request whether or not the client is still
+    /// there: a create is applied at the end of the delay even if the
+    /// client timed out and closed the connection meanwhile (a create
+    /// Jira commits after the client gave up on it). The answer, if
+    /// anyone is left to read it, comes after the delay.
+    DelayThenApply(Duration),
 }
 
 impl FaultKind {

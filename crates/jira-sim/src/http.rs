@@ -37,11 +37,22 @@ pub(crate) enum Form {
 pub(crate) struct Caller {
     pub(crate) account_id: String,
     permissions: u8,
+    /// The project keys the project permissions apply to; `None`: all.
+    projects: Option<Vec<String>>,
 }
 
 impl Caller {
     pub(crate) fn has(&self, permission: Permission) -> bool {
         self.permissions & permission.bit() != 0
+    }
+
+    /// Whether the caller may browse the project with this key.
+    pub(crate) fn browses(&self, project_key: &str) -> bool {
+        self.has(Permission::BrowseProjects)
+            && self
+                .projects
+                .as_ref()
+                .is_none_or(|keys| keys.iter().any(|k| k == project_key))
     }
 }
 
@@ -228,6 +239,7 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
     sim.count(endpoint);
 
     let mut after = None;
+    let mut apply_after = None;
     if let Some(fault) = sim.take_fault(endpoint) {
         match fault.kind {
             FaultKind::Status {
@@ -237,6 +249,7 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
             } => return fault_response(status, retry_after, body, form),
             FaultKind::Delay(d) => tokio::time::sleep(d).await,
             kind @ (FaultKind::ApplyThenDrop | FaultKind::ApplyThenDelay(_)) => after = Some(kind),
+            FaultKind::DelayThenApply(d) => apply_after = Some(d),
         }
     }
 
@@ -259,6 +272,17 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
         });
     }
 
+    if let Some(delay) = apply_after {
+        // In a task of its own, so that a client hanging up (which drops
+        // this future) does not cancel the create.
+        let applying = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            next.run(req).await
+        });
+        return applying
+            .await
+            .unwrap_or_else(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR).into_response());
+    }
     let abort = req.extensions().get::<ConnAbort>().cloned();
     let response = next.run(req).await;
     match after {
@@ -305,6 +329,7 @@ fn authenticate(sim: &Sim, req: &Request, bearer_only: bool) -> Option<Caller> {
             return user.active.then(|| Caller {
                 account_id,
                 permissions: Permission::ALL.iter().fold(0, |acc, p| acc | p.bit()),
+                projects: None,
             });
         }
     }
@@ -340,6 +365,7 @@ fn authenticate(sim: &Sim, req: &Request, bearer_only: bool) -> Option<Caller> {
             .permissions
             .iter()
             .fold(0, |acc, p| acc | p.bit()),
+        projects: credential.projects.clone(),
     })
 }
 

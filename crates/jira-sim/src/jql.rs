@@ -11,7 +11,6 @@
 
 use std::cmp::Ordering;
 
-use crate::config::Permission;
 use crate::http::Caller;
 use crate::sim::{IssueStore, StoredIssue, World};
 use crate::time;
@@ -350,7 +349,7 @@ impl Parser<'_> {
                             || p.id == text
                             || p.name.eq_ignore_ascii_case(&text)
                     })
-                    .filter(|_| self.caller.has(Permission::BrowseProjects))
+                    .filter(|project| self.caller.browses(&project.key))
                     .ok_or_else(|| not_found(&text))?;
                 Ok(Clause::Project {
                     eq,

@@ -153,6 +153,9 @@ pub(crate) struct Inner {
     /// See [`SimConfig::validate_adf`].
     pub(crate) validate_adf: bool,
     latency_us: AtomicU64,
+    /// How long a new issue stays out of search results (see
+    /// [`Sim::set_search_lag`]).
+    pub(crate) search_lag_us: AtomicU64,
     /// Headers added to every REST answer (e.g. rate-limit headers).
     extra_headers: Mutex<Vec<(String, String)>>,
     counters: Vec<AtomicU64>,
@@ -235,6 +238,7 @@ impl Sim {
                 user_search_denied,
                 hidden_email_match,
                 latency_us: AtomicU64::new(duration_us(latency)),
+                search_lag_us: AtomicU64::new(0),
                 extra_headers: Mutex::new(Vec::new()),
                 counters: Endpoint::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
                 faults: Mutex::new(VecDeque::new()),
@@ -296,6 +300,22 @@ impl Sim {
 
     pub(crate) fn latency(&self) -> Duration {
         Duration::from_micros(self.inner.latency_us.load(Ordering::Relaxed))
+    }
+
+    /// From now on, an issue is found by `search/jql` only this long after
+    /// it was created (`GET issue/{key}` finds it at once). Jira's search
+    /// reads an index that is updated after the create commits: Atlassian
+    /// documents search as eventually consistent (the `reconcileIssues`
+    /// parameter exists to read one's own writes by issue id), so a client
+    /// that searches right after a create may not see it yet.
+    pub fn set_search_lag(&self, lag: Duration) {
+        self.inner
+            .search_lag_us
+            .store(duration_us(lag), Ordering::Relaxed);
+    }
+
+    pub(crate) fn search_lag(&self) -> Duration {
+        Duration::from_micros(self.inner.search_lag_us.load(Ordering::Relaxed))
     }
 
     /// Headers added to every REST answer from now on (replacing earlier

@@ -25,7 +25,7 @@ const MAX_KEYS: usize = 100;
 const MAX_CALLER: usize = 254;
 
 /// Unix milliseconds; injected so tests need not wait a minute.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+pub use crate::store::Clock;
 
 pub struct Refusals {
     clock: Clock,

@@ -3,6 +3,15 @@
 //!
 //! Concurrent misses for the same key are coalesced (moka's `try_get_with`),
 //! so a burst of requests from one new caller makes one lookup.
+//!
+//! What Jira answers depends on whose credentials ask: a project one
+//! person cannot browse is a 404 for them only, a user search by someone
+//! without Browse users is empty. So every entry is kept under a
+//! [`CacheScope`]: with the server's own credentials (api-token, oauth)
+//! one shared scope; with forwarded credentials (passthrough) a hash of
+//! the `Authorization` value, so that what one credential learnt (projects,
+//! create screens, users, "not found", the project list) is reused only
+//! for that credential.
 
 pub mod fields;
 pub mod users;
@@ -11,14 +20,56 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use jira::{FieldMeta, JiraClient, Project};
+use jira::{FieldMeta, JiraClient, Project, ProjectSummary};
 use moka::Expiry;
 use moka::future::Cache;
+use sha2::{Digest, Sha256};
 
-use crate::config::CacheConfig;
+use crate::config::{AccessConfig, CacheConfig};
 use crate::glean::contract::{IdOrName, ProjectRef};
 use crate::tools::Error;
 pub use users::UserMatch;
+
+/// Whose answers a cache entry holds: [`CacheScope::SHARED`] for the
+/// server's own credentials, else the SHA-256 of the forwarded
+/// `Authorization` value (the credential itself is never kept). `Debug`
+/// shows a short prefix only.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheScope([u8; 32]);
+
+impl CacheScope {
+    /// The server-held credentials: one scope for every call.
+    pub const SHARED: CacheScope = CacheScope([0; 32]);
+
+    /// The scope of a forwarded `Authorization` value.
+    pub fn of_credential(authorization: &str) -> CacheScope {
+        let mut hasher = Sha256::new();
+        hasher.update(b"jira-action/credential/1\n");
+        hasher.update(authorization.as_bytes());
+        CacheScope(hasher.finalize().into())
+    }
+
+    pub fn is_shared(&self) -> bool {
+        *self == CacheScope::SHARED
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CacheScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.is_shared() {
+            true => f.write_str("CacheScope(shared)"),
+            false => write!(
+                f,
+                "CacheScope({:02x}{:02x}{:02x}{:02x}…)",
+                self.0[0], self.0[1], self.0[2], self.0[3]
+            ),
+        }
+    }
+}
 
 /// A cached answer that may be negative; negatives expire sooner.
 trait Negative {
@@ -90,17 +141,19 @@ impl CacheStats {
 
 pub struct Resolver {
     pub stats: CacheStats,
-    users: Cache<String, UserMatch>,
+    users: Cache<(CacheScope, String), UserMatch>,
     /// Keyed by `id:<id>` and `key:<KEY>`; a fetch fills both.
-    projects: Cache<String, Option<Arc<Project>>>,
+    projects: Cache<(CacheScope, String), Option<Arc<Project>>>,
     /// Create screens by (project id, issue type id).
-    create_meta: Cache<(String, String), Arc<Vec<FieldMeta>>>,
+    create_meta: Cache<(CacheScope, String, String), Arc<Vec<FieldMeta>>>,
     /// The projects to offer when a `pid` matches none (error path only).
-    project_choices: Cache<(), Arc<Vec<String>>>,
+    project_choices: Cache<CacheScope, Arc<Vec<ProjectSummary>>>,
+    /// Only these are offered as choices (`access.projects`).
+    access: AccessConfig,
 }
 
 impl Resolver {
-    pub fn new(config: &CacheConfig) -> Resolver {
+    pub fn new(config: &CacheConfig, access: &AccessConfig) -> Resolver {
         let negative = Duration::from_secs(config.negative_ttl_secs);
         Resolver {
             stats: CacheStats::default(),
@@ -122,18 +175,26 @@ impl Resolver {
                 .max_capacity(config.max_projects.saturating_mul(8))
                 .time_to_live(Duration::from_secs(config.project_ttl_secs))
                 .build(),
+            // One list per credential scope.
             project_choices: Cache::builder()
-                .max_capacity(1)
+                .max_capacity(config.max_projects)
                 .time_to_live(negative)
                 .build(),
+            access: access.clone(),
         }
     }
 
-    /// The account for an email (already validated and lowercased).
-    pub async fn user(&self, jira: &JiraClient, email: &str) -> Result<UserMatch, Error> {
+    /// The account for an email (already validated and lowercased), as
+    /// these credentials find it.
+    pub async fn user(
+        &self,
+        jira: &JiraClient,
+        scope: CacheScope,
+        email: &str,
+    ) -> Result<UserMatch, Error> {
         self.stats.lookup(USERS);
         self.users
-            .try_get_with_by_ref(email, async {
+            .try_get_with((scope, email.to_owned()), async {
                 self.stats.miss(USERS);
                 let found = jira.search_users(email, users::SEARCH_LIMIT).await?;
                 Ok::<_, jira::Error>(users::pick(email, &found))
@@ -142,10 +203,12 @@ impl Resolver {
             .map_err(unshare)
     }
 
-    /// The project with its issue types and components.
+    /// The project with its issue types and components, as these
+    /// credentials see it.
     pub async fn project(
         &self,
         jira: &JiraClient,
+        scope: CacheScope,
         given: &ProjectRef,
     ) -> Result<Arc<Project>, Error> {
         let (cache_key, id_or_key) = match given {
@@ -155,7 +218,7 @@ impl Resolver {
         self.stats.lookup(PROJECTS);
         let found = self
             .projects
-            .try_get_with_by_ref(&cache_key, async {
+            .try_get_with((scope, cache_key), async {
                 self.stats.miss(PROJECTS);
                 match jira.project(id_or_key).await {
                     Ok(project) => Ok(Some(Arc::new(project))),
@@ -172,6 +235,7 @@ impl Resolver {
                     ProjectRef::Id(_) => format!("key:{}", project.key),
                     ProjectRef::Key(_) => format!("id:{}", project.id),
                 };
+                let other = (scope, other);
                 if !self.projects.contains_key(&other) {
                     self.projects
                         .insert(other, Some(Arc::clone(&project)))
@@ -181,7 +245,7 @@ impl Resolver {
             }
             None => Err(Error::ProjectNotFound {
                 given: id_or_key.clone(),
-                choices: self.project_choices(jira).await,
+                choices: self.project_choices(jira, scope).await,
             }),
         }
     }
@@ -191,38 +255,41 @@ impl Resolver {
     pub async fn create_meta(
         &self,
         jira: &JiraClient,
+        scope: CacheScope,
         project_id: &str,
         issue_type_id: &str,
     ) -> Result<Arc<Vec<FieldMeta>>, Error> {
         self.stats.lookup(CREATE_META);
         self.create_meta
-            .try_get_with((project_id.to_owned(), issue_type_id.to_owned()), async {
-                self.stats.miss(CREATE_META);
-                Ok::<_, jira::Error>(Arc::new(
-                    jira.create_meta_fields(project_id, issue_type_id).await?,
-                ))
-            })
+            .try_get_with(
+                (scope, project_id.to_owned(), issue_type_id.to_owned()),
+                async {
+                    self.stats.miss(CREATE_META);
+                    Ok::<_, jira::Error>(Arc::new(
+                        jira.create_meta_fields(project_id, issue_type_id).await?,
+                    ))
+                },
+            )
             .await
             .map_err(unshare)
     }
 
+    /// The projects these credentials see that `access.projects` allows.
     /// Best effort: an error while listing choices must not hide the
     /// original "no such project".
-    async fn project_choices(&self, jira: &JiraClient) -> Vec<String> {
+    async fn project_choices(&self, jira: &JiraClient, scope: CacheScope) -> Vec<String> {
         let listed = self
             .project_choices
-            .try_get_with((), async {
-                let projects = jira.search_projects(50).await?;
-                Ok::<_, jira::Error>(Arc::new(
-                    projects
-                        .into_iter()
-                        .map(|p| format!("{} ({}, id {})", p.key, p.name, p.id))
-                        .collect(),
-                ))
+            .try_get_with(scope, async {
+                Ok::<_, jira::Error>(Arc::new(jira.search_projects(50).await?))
             })
             .await;
         match listed {
-            Ok(choices) => choices.as_ref().clone(),
+            Ok(projects) => projects
+                .iter()
+                .filter(|p| self.access.project_allowed(&p.id, &p.key))
+                .map(|p| format!("{} ({}, id {})", p.key, p.name, p.id))
+                .collect(),
             Err(err) => {
                 tracing::warn!(cause = %err, "could not list projects");
                 Vec::new()

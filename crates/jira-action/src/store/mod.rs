@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refusal_counts",
         include_str!("../../migrations/0004_refusal_counts.sql"),
     ),
+    (
+        5,
+        "settle",
+        include_str!("../../migrations/0005_settle.sql"),
+    ),
 ];
 
 /// A pool of connections to the configured database; an SQLite file also
@@ -97,6 +102,9 @@ pub enum Claim {
     Pending,
     /// The same identity (an `Idempotency-Key`) with different fields.
     Reused,
+    /// An earlier attempt's create has an unknown outcome and may still be
+    /// landing in Jira: nobody looks for it before `until_ms`.
+    Settling { until_ms: i64 },
 }
 
 /// How a claimed request ends.
@@ -104,9 +112,10 @@ pub enum Claim {
 pub enum Finish {
     /// Store the answer; repeats within the window get it back.
     Done { status: u16, answer: String },
-    /// Jira may or may not have created the issue: the next attempt may
-    /// take over at once, and looks for the issue before creating.
-    Uncertain,
+    /// Jira may or may not have created the issue: the next attempt takes
+    /// over from `settle_until` (Unix milliseconds; an earlier, later one
+    /// is kept) and looks for the issue before creating.
+    Uncertain { settle_until: i64 },
     /// Nothing was created and nothing is worth replaying: forget the
     /// claim, so that a corrected or later retry runs afresh.
     Release,
@@ -122,6 +131,10 @@ pub struct ClaimRequest<'a> {
     pub owner: &'a str,
     pub lease: Duration,
     pub window: Duration,
+    /// The time of the claim (Unix milliseconds): what leases, windows and
+    /// settle times are compared with. The caller's clock, so that tests
+    /// can move it.
+    pub now_ms: i64,
 }
 
 /// One request to `POST /create_issue`, as the audit trail keeps it.
@@ -213,6 +226,15 @@ pub struct AuditFilter {
     pub since_ms: i64,
     pub caller: Option<String>,
     pub limit: i64,
+}
+
+/// Where "now" comes from (Unix milliseconds): [`now_ms`] in service,
+/// a value a test moves by hand otherwise.
+pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock as a [`Clock`].
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(now_ms)
 }
 
 pub fn now_ms() -> i64 {
@@ -364,13 +386,14 @@ impl Store {
                     owner: request.owner.to_owned(),
                     lease: request.lease,
                     window: request.window,
+                    now_ms: request.now_ms,
                 })
                 .await;
         }
         // A row can vanish between the statements (finished and released,
         // or purged); a few rounds settle it.
         for _ in 0..4 {
-            let now = now_ms();
+            let now = request.now_ms;
             let lease_until = now.saturating_add(millis(request.lease));
             let expires_at = now.saturating_add(millis(request.window));
             let inserted = on_pool!(self, pool => sqlx::query(
@@ -392,8 +415,8 @@ impl Store {
                 return Ok(Claim::Claimed { recovering: false });
             }
             let row = on_pool!(self, pool => sqlx::query(
-                "SELECT state, owner, fingerprint, lease_until, expires_at, status, answer \
-                 FROM idempotency WHERE key = $1",
+                "SELECT state, owner, fingerprint, lease_until, expires_at, status, answer, \
+                 settle_until FROM idempotency WHERE key = $1",
             )
             .bind(request.key)
             .fetch_optional(pool)
@@ -464,13 +487,15 @@ impl Store {
                 .bind(answer.as_str())
                 .bind(now)
                 .bind(now.saturating_add(millis(window))),
-                Finish::Uncertain => sqlx::query(
-                    "UPDATE idempotency SET state = 'uncertain', lease_until = $3 \
+                Finish::Uncertain { settle_until } => sqlx::query(
+                    "UPDATE idempotency SET state = 'uncertain', lease_until = $3, \
+                     settle_until = CASE WHEN settle_until > $4 THEN settle_until ELSE $4 END \
                      WHERE key = $1 AND owner = $2",
                 )
                 .bind(key)
                 .bind(owner)
-                .bind(now),
+                .bind(now)
+                .bind(*settle_until),
                 Finish::Release => {
                     sqlx::query("DELETE FROM idempotency WHERE key = $1 AND owner = $2")
                         .bind(key)
@@ -599,6 +624,12 @@ fn decide(existing: &Existing, fingerprint: &str, now: i64) -> Decision {
         });
     } else if existing.state == "pending" && existing.lease_until > now {
         return Decision::Answer(Claim::Pending);
+    } else if existing.state == "uncertain"
+        && let Some(until_ms) = existing.settle_until.filter(|until| *until > now)
+    {
+        // The create may still land, or search not see it yet: looking now
+        // could miss it and create a duplicate.
+        return Decision::Answer(Claim::Settling { until_ms });
     } else {
         // Pending past its lease (its holder died) or uncertain.
         true
@@ -615,6 +646,8 @@ struct Existing {
     expires_at: i64,
     status: Option<i64>,
     answer: Option<String>,
+    /// An uncertain row is not taken over before then.
+    settle_until: Option<i64>,
 }
 
 impl Existing {
@@ -632,6 +665,7 @@ impl Existing {
             expires_at: row.try_get("expires_at")?,
             status: row.try_get("status")?,
             answer: row.try_get("answer")?,
+            settle_until: row.try_get("settle_until")?,
         })
     }
 }
@@ -729,6 +763,7 @@ mod tests {
             owner,
             lease: Duration::from_secs(60),
             window: Duration::from_secs(600),
+            now_ms: now_ms(),
         }
     }
 
@@ -986,7 +1021,9 @@ mod tests {
             .finish(
                 "k",
                 "b",
-                &Finish::Uncertain,
+                &Finish::Uncertain {
+                    settle_until: now_ms(),
+                },
                 Duration::from_secs(1),
                 &record,
             )
@@ -1007,6 +1044,75 @@ mod tests {
         assert_eq!(
             store.claim(&request("k", "f", "d")).await.expect("claim"),
             Claim::Claimed { recovering: false }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_uncertain_outcome_is_not_taken_over_before_it_settles() {
+        for (store, _dir) in stores().await {
+            an_uncertain_outcome_is_not_taken_over_before_it_settles_on(store).await;
+        }
+    }
+
+    /// The claim's clock is the caller's: moved by hand here.
+    async fn an_uncertain_outcome_is_not_taken_over_before_it_settles_on(store: Store) {
+        let at = |now_ms: i64, owner: &'static str| ClaimRequest {
+            now_ms,
+            ..request("s", "f", owner)
+        };
+        let t0 = now_ms();
+        assert_eq!(
+            store.claim(&at(t0, "a")).await.expect("claim"),
+            Claim::Claimed { recovering: false }
+        );
+        let uncertain = |settle_until| Finish::Uncertain { settle_until };
+        let window = Duration::from_secs(600);
+        let record = |id: &str| AuditRecord {
+            id: id.into(),
+            ..AuditRecord::default()
+        };
+        store
+            .finish("s", "a", &uncertain(t0 + 5_000), window, &record("1"))
+            .await
+            .expect("finish");
+        for now in [t0, t0 + 4_999] {
+            assert_eq!(
+                store.claim(&at(now, "b")).await.expect("claim"),
+                Claim::Settling {
+                    until_ms: t0 + 5_000
+                },
+                "at +{}ms",
+                now - t0
+            );
+        }
+        assert_eq!(
+            store.claim(&at(t0 + 5_000, "b")).await.expect("claim"),
+            Claim::Claimed { recovering: true }
+        );
+        // An attempt that only looked (and failed) does not shorten the
+        // wait an earlier create asked for.
+        store
+            .finish("s", "b", &uncertain(t0 + 9_000), window, &record("2"))
+            .await
+            .expect("finish");
+        assert_eq!(
+            store.claim(&at(t0 + 6_000, "c")).await.expect("claim"),
+            Claim::Settling {
+                until_ms: t0 + 9_000
+            }
+        );
+        assert_eq!(
+            store.claim(&at(t0 + 9_000, "c")).await.expect("claim"),
+            Claim::Claimed { recovering: true }
+        );
+        store
+            .finish("s", "c", &uncertain(t0), window, &record("3"))
+            .await
+            .expect("finish");
+        assert_eq!(
+            store.claim(&at(t0 + 9_000, "d")).await.expect("claim"),
+            Claim::Claimed { recovering: true },
+            "an earlier settle time is not brought back"
         );
     }
 

@@ -68,6 +68,7 @@ pub(super) struct OwnedClaim {
     pub owner: String,
     pub lease: Duration,
     pub window: Duration,
+    pub now_ms: i64,
 }
 
 #[derive(Debug)]
@@ -486,13 +487,13 @@ fn in_savepoint<T>(
 }
 
 fn claim_in(tx: &Connection, claim: &OwnedClaim) -> rusqlite::Result<Claim> {
-    let now = now_ms();
+    let now = claim.now_ms;
     let lease_until = now.saturating_add(millis(claim.lease));
     let expires_at = now.saturating_add(millis(claim.window));
     let existing = tx
         .prepare_cached(
-            "SELECT state, owner, fingerprint, lease_until, expires_at, status, answer \
-             FROM idempotency WHERE key = ?1",
+            "SELECT state, owner, fingerprint, lease_until, expires_at, status, answer, \
+             settle_until FROM idempotency WHERE key = ?1",
         )?
         .query_row(params![claim.key], |row| {
             Ok(Existing {
@@ -503,6 +504,7 @@ fn claim_in(tx: &Connection, claim: &OwnedClaim) -> rusqlite::Result<Claim> {
                 expires_at: row.get(4)?,
                 status: row.get(5)?,
                 answer: row.get(6)?,
+                settle_until: row.get(7)?,
             })
         })
         .optional()?;
@@ -568,12 +570,13 @@ fn finish_in(
                 now,
                 now.saturating_add(millis(window))
             ])?,
-        Finish::Uncertain => tx
+        Finish::Uncertain { settle_until } => tx
             .prepare_cached(
-                "UPDATE idempotency SET state = 'uncertain', lease_until = ?3 \
+                "UPDATE idempotency SET state = 'uncertain', lease_until = ?3, \
+                 settle_until = CASE WHEN settle_until > ?4 THEN settle_until ELSE ?4 END \
                  WHERE key = ?1 AND owner = ?2",
             )?
-            .execute(params![key, owner, now])?,
+            .execute(params![key, owner, now, settle_until])?,
         Finish::Release => tx
             .prepare_cached("DELETE FROM idempotency WHERE key = ?1 AND owner = ?2")?
             .execute(params![key, owner])?,

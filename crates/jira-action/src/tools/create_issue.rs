@@ -1,7 +1,7 @@
 //! `create_issue`: files one Jira issue for the person asking, with them
 //! as its reporter, exactly once.
 
-use jira::{EntityProperty, IdRef, JiraClient, NewIssue, NewIssueFields};
+use jira::{EntityProperty, IdRef, NewIssue, NewIssueFields};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -100,6 +100,7 @@ async fn create(
             .as_ref()
             .map(|r| r.id.as_str()),
         caller.recovering,
+        state.config.outcome_settle(),
     )
     .await?;
     let result_url = caller.jira.browse_url(&created.key);
@@ -141,9 +142,9 @@ async fn prepare(
     let jira = &caller.jira;
     // Independent lookups run together; each is a cache hit when warm.
     let (project, reporter, assignee) = tokio::join!(
-        state.resolver.project(jira, &input.project),
-        state.resolver.user(jira, &caller.email),
-        resolve_assignee(state, jira, input.assignee.as_ref()),
+        state.resolver.project(jira, caller.scope, &input.project),
+        state.resolver.user(jira, caller.scope, &caller.email),
+        resolve_assignee(state, caller, input.assignee.as_ref()),
     );
     let project = project?;
     if !state
@@ -168,7 +169,7 @@ async fn prepare(
     let components = resolve::component_ids(&project, &input.components)?;
     let meta = state
         .resolver
-        .create_meta(jira, &project.id, &issue_type)
+        .create_meta(jira, caller.scope, &project.id, &issue_type)
         .await?;
     let reporter_set = fields::reporter_settable(&meta);
     if !reporter_set && state.config.reporter_policy == ReporterPolicy::Require {
@@ -260,20 +261,23 @@ fn fields_to_check(fields: &mut NewIssueFields) -> Result<serde_json::Map<String
 
 async fn resolve_assignee(
     state: &AppState,
-    jira: &JiraClient,
+    caller: &Caller,
     assignee: Option<&AssigneeRef>,
 ) -> Result<Option<String>, Error> {
+    let jira = &caller.jira;
     match assignee {
         None => Ok(None),
         // Jira itself refuses an account id that cannot be assigned.
         Some(AssigneeRef::AccountId(id)) => Ok(Some(id.clone())),
-        Some(AssigneeRef::Email(email)) => match state.resolver.user(jira, email).await? {
-            UserMatch::Found { account_id, .. } => Ok(Some(account_id)),
-            UserMatch::NotFound => Err(Error::AssigneeNotFound(email.clone())),
-            UserMatch::Ambiguous(candidates) => Err(Error::AssigneeAmbiguous {
-                given: email.clone(),
-                candidates,
-            }),
-        },
+        Some(AssigneeRef::Email(email)) => {
+            match state.resolver.user(jira, caller.scope, email).await? {
+                UserMatch::Found { account_id, .. } => Ok(Some(account_id)),
+                UserMatch::NotFound => Err(Error::AssigneeNotFound(email.clone())),
+                UserMatch::Ambiguous(candidates) => Err(Error::AssigneeAmbiguous {
+                    given: email.clone(),
+                    candidates,
+                }),
+            }
+        }
     }
 }

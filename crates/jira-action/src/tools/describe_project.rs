@@ -100,7 +100,7 @@ impl Operation for DescribeProject {
         _record: &mut AuditRecord,
     ) -> Result<ProjectDescription, Error> {
         let jira = &caller.jira;
-        let project = state.resolver.project(jira, &project).await?;
+        let project = state.resolver.project(jira, caller.scope, &project).await?;
         if !state
             .config
             .access
@@ -118,7 +118,7 @@ impl Operation for DescribeProject {
         for issue_type in &project.issue_types {
             let meta = state
                 .resolver
-                .create_meta(jira, &project.id, &issue_type.id)
+                .create_meta(jira, caller.scope, &project.id, &issue_type.id)
                 .await?;
             if priority_names.is_empty() {
                 priority_names = meta

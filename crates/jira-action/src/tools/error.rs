@@ -119,6 +119,11 @@ pub enum Error {
     Jira(#[from] jira::Error),
     #[error("the request took too long")]
     Timeout,
+    /// A create was sent and its outcome is unknown (or an earlier
+    /// attempt's still is): it is not sent again until the issue can be
+    /// looked for, `retry_after_secs` from now.
+    #[error("the create's outcome is unknown; retry in {retry_after_secs} s")]
+    OutcomeUnknown { retry_after_secs: u64 },
     #[error("the request body did not arrive in time")]
     BodyTimeout,
     #[error("a request with the same identity is still in progress")]
@@ -333,6 +338,15 @@ impl Error {
                 "timeout",
                 "The request took too long; if it was a create, it may still have happened. Retrying is safe.",
             ),
+            Error::OutcomeUnknown { retry_after_secs } => Problem::new(
+                Kind::Timeout,
+                "jira_outcome_unknown",
+                format!(
+                    "Jira did not confirm the create in time, so the issue may or may not exist yet; it will not be created twice. Retry the same request in {retry_after_secs} seconds to get the issue (or have it created then if it does not exist)."
+                ),
+            )
+            .with("retry_after_seconds", *retry_after_secs)
+            .retry_after(*retry_after_secs),
             Error::BodyTimeout => Problem::new(
                 Kind::SlowCaller,
                 "request_timeout",
@@ -458,9 +472,15 @@ impl Error {
     /// then the claim stays uncertain and the next attempt looks first.
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            Error::Timeout => true,
+            Error::Timeout | Error::OutcomeUnknown { .. } => true,
             Error::Jira(err) => err.outcome_unknown(),
             _ => false,
         }
+    }
+
+    /// Whether this attempt may have sent a create that is still landing:
+    /// then its repeats wait `jira.outcome_settle_ms` before looking.
+    pub fn settles(&self) -> bool {
+        matches!(self, Error::Timeout | Error::OutcomeUnknown { .. })
     }
 }

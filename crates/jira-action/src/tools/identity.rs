@@ -1,13 +1,17 @@
 //! A request's identity for deduplication: the caller plus either the
 //! caller's idempotency key or a hash of its normalised fields, so a
 //! retried or double-clicked request is recognised whichever way it is
-//! repeated, and through whichever front door.
+//! repeated, and through whichever front door. In passthrough mode the
+//! forwarded credential's hash is part of it too: a repeat with another
+//! `Authorization` is another request (Jira sees its credential), never
+//! answered from the store with what the first credential got.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Error;
 use crate::glean::contract::{AssigneeRef, CreateIssueInput, IdOrName, IssueRef, ProjectRef};
+use crate::resolve::CacheScope;
 
 /// The longest `Idempotency-Key` accepted (UUIDs and hashes fit easily).
 const MAX_KEY_LEN: usize = 255;
@@ -23,12 +27,18 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// `fields` is the operation's canonical form of its input.
-    pub fn of(caller: &str, header: Option<&str>, fields: &Value) -> Identity {
+    /// `fields` is the operation's canonical form of its input; `scope`
+    /// the credential's (shared for the server's own: then the identity is
+    /// what it was before scopes existed).
+    pub fn of(caller: &str, scope: &CacheScope, header: Option<&str>, fields: &Value) -> Identity {
         let fingerprint = hex(&Sha256::digest(fields.to_string().as_bytes()));
         let mut hasher = Sha256::new();
         hasher.update(b"jira-action/1\n");
         hasher.update(caller.as_bytes());
+        if !scope.is_shared() {
+            hasher.update(b"\ncredential\n");
+            hasher.update(scope.as_bytes());
+        }
         match header {
             Some(key) => {
                 hasher.update(b"\nkey\n");
@@ -119,6 +129,20 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const SHARED: CacheScope = CacheScope::SHARED;
+
+    #[test]
+    fn a_forwarded_credential_is_part_of_the_identity() {
+        let a = input(r#"{"pid": "DEMO", "issuetype": "Task", "summary": "One"}"#);
+        let one = CacheScope::of_credential("Bearer one");
+        let other = CacheScope::of_credential("Bearer other");
+        let of = |scope: &CacheScope| Identity::of("a@b.c", scope, Some("k"), &canonical(&a));
+        assert_eq!(of(&one), of(&CacheScope::of_credential("Bearer one")));
+        assert_ne!(of(&one).key, of(&other).key);
+        assert_ne!(of(&one).key, of(&SHARED).key);
+        assert_eq!(of(&one).fingerprint, of(&other).fingerprint);
+    }
+
     fn input(body: &str) -> CreateIssueInput {
         CreateIssueInput::parse(body.as_bytes()).expect("valid input")
     }
@@ -132,17 +156,17 @@ mod tests {
             r#"{"summary": " Jam ", "issuetype": "task", "pid": "demo", "components": "b,a", "labels": ["y", "x"]}"#,
         );
         assert_eq!(
-            Identity::of("a@b.c", None, &canonical(&a)),
-            Identity::of("a@b.c", None, &canonical(&b))
+            Identity::of("a@b.c", &SHARED, None, &canonical(&a)),
+            Identity::of("a@b.c", &SHARED, None, &canonical(&b))
         );
         let other = input(r#"{"pid": "DEMO", "issuetype": "Task", "summary": "Jam!"}"#);
         assert_ne!(
-            Identity::of("a@b.c", None, &canonical(&a)).key,
-            Identity::of("a@b.c", None, &canonical(&other)).key
+            Identity::of("a@b.c", &SHARED, None, &canonical(&a)).key,
+            Identity::of("a@b.c", &SHARED, None, &canonical(&other)).key
         );
         assert_ne!(
-            Identity::of("a@b.c", None, &canonical(&a)).key,
-            Identity::of("x@b.c", None, &canonical(&a)).key
+            Identity::of("a@b.c", &SHARED, None, &canonical(&a)).key,
+            Identity::of("x@b.c", &SHARED, None, &canonical(&a)).key
         );
     }
 
@@ -150,11 +174,14 @@ mod tests {
     fn a_given_key_names_the_request_and_the_fields_tell_reuse() {
         let a = input(r#"{"pid": "DEMO", "issuetype": "Task", "summary": "One"}"#);
         let b = input(r#"{"pid": "DEMO", "issuetype": "Task", "summary": "Two"}"#);
-        let ka = Identity::of("a@b.c", Some("k"), &canonical(&a));
-        let kb = Identity::of("a@b.c", Some("k"), &canonical(&b));
+        let ka = Identity::of("a@b.c", &SHARED, Some("k"), &canonical(&a));
+        let kb = Identity::of("a@b.c", &SHARED, Some("k"), &canonical(&b));
         assert_eq!(ka.key, kb.key);
         assert_ne!(ka.fingerprint, kb.fingerprint);
-        assert_ne!(ka.key, Identity::of("a@b.c", None, &canonical(&a)).key);
+        assert_ne!(
+            ka.key,
+            Identity::of("a@b.c", &SHARED, None, &canonical(&a)).key
+        );
     }
 
     #[test]

@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jira::{Auth, CallTally, JiraClient};
+use secrecy::ExposeSecret;
 use tracing::Instrument;
 
 use super::identity::Identity;
 use super::{Credentials, Error, FrontDoor, Operation, Principal, Request};
 use crate::app::AppState;
 use crate::config::AuthMode;
+use crate::resolve::CacheScope;
 use crate::store::{self, AuditRecord, Claim, ClaimRequest, Finish, Outcome};
 
 /// Who is asking, and the Jira client with the credentials to use.
@@ -24,6 +26,10 @@ pub struct Caller {
     /// Validated and lowercased.
     pub email: String,
     pub jira: JiraClient,
+    /// Whose Jira answers the resolver's caches may reuse for this call:
+    /// shared for the server's credentials, the forwarded credential's
+    /// hash in passthrough mode.
+    pub scope: CacheScope,
     pub door: FrontDoor,
     pub request_id: String,
     /// The request's identity (see `identity::Identity`), stable across
@@ -135,11 +141,12 @@ async fn steps<Op: Operation>(
     if !state.config.access.caller_allowed(&email) {
         return Err(Error::CallerNotAllowed);
     }
-    let jira = jira_for(state, request.credentials).await?;
+    let (jira, scope) = jira_for(state, request.credentials).await?;
     let input = Op::parse(request.arguments?)?;
     let mut caller = Caller {
         email,
         jira,
+        scope,
         door: request.door,
         request_id: request.request_id,
         idempotency_key: String::new(),
@@ -150,7 +157,12 @@ async fn steps<Op: Operation>(
     }
     Op::note_input(&input, &mut trace.record, &state.config);
     let given_key = request.idempotency_key?;
-    let identity = Identity::of(&caller.email, given_key.as_deref(), &Op::canonical(&input));
+    let identity = Identity::of(
+        &caller.email,
+        &caller.scope,
+        given_key.as_deref(),
+        &Op::canonical(&input),
+    );
     caller.idempotency_key = identity.key.clone();
     match trace.claim(state, &caller.email, &identity).await? {
         Go::Replay(answer) => {
@@ -161,21 +173,30 @@ async fn steps<Op: Operation>(
         }
         Go::Ahead { recovering } => {
             caller.recovering = recovering;
+            trace.recovering = recovering;
             Op::run(state, &caller, input, &mut trace.record).await
         }
     }
 }
 
-/// The Jira client with the credentials this call uses.
-async fn jira_for(state: &AppState, credentials: Credentials) -> Result<JiraClient, Error> {
+/// The Jira client with the credentials this call uses, and the cache
+/// scope of those credentials.
+async fn jira_for(
+    state: &AppState,
+    credentials: Credentials,
+) -> Result<(JiraClient, CacheScope), Error> {
+    let shared = |jira| Ok((jira, CacheScope::SHARED));
     match (credentials, state.config.jira.auth) {
-        (Credentials::Forwarded(value), _) => Ok(state.jira.with_auth(Auth::Header(value))),
+        (Credentials::Forwarded(value), _) => {
+            let scope = CacheScope::of_credential(value.expose_secret());
+            Ok((state.jira.with_auth(Auth::Header(value)), scope))
+        }
         (Credentials::Missing, _) => Err(Error::MissingCredentials),
-        (Credentials::Server, AuthMode::ApiToken) => Ok(state.jira.clone()),
+        (Credentials::Server, AuthMode::ApiToken) => shared(state.jira.clone()),
         (Credentials::Server, AuthMode::Oauth) => {
             let tokens = state.tokens.as_deref().ok_or(Error::OAuthReconsentNeeded)?;
             let token = tokens.access_token().await?;
-            Ok(state.jira.with_auth(Auth::Bearer(token)))
+            shared(state.jira.with_auth(Auth::Bearer(token)))
         }
         // The doors that use server-held credentials are off in
         // passthrough mode; reaching here is a wiring mistake.
@@ -200,6 +221,9 @@ struct Trace {
     claimed: Option<(String, String)>,
     /// Time spent waiting on the store (claims, the record's write).
     in_store: Duration,
+    /// The claim was taken over from an attempt that may have created the
+    /// issue: whatever this one ends with, the claim stays uncertain.
+    recovering: bool,
 }
 
 impl Trace {
@@ -230,6 +254,7 @@ impl Trace {
             started: Instant::now(),
             claimed: None,
             in_store: Duration::ZERO,
+            recovering: false,
         }
     }
 
@@ -244,19 +269,21 @@ impl Trace {
     ) -> Result<Go, Error> {
         self.record.idempotency_key = Some(identity.key.clone());
         let owner = uuid::Uuid::new_v4().to_string();
-        let request = ClaimRequest {
+        let mut request = ClaimRequest {
             key: &identity.key,
             caller,
             fingerprint: &identity.fingerprint,
             owner: &owner,
             lease: state.config.lease(),
             window: window(state),
+            now_ms: (state.clock)(),
         };
         let bound = Duration::from_millis(state.config.store.wait_for_in_progress_ms);
         let waiting = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
             let asked = Instant::now();
+            request.now_ms = (state.clock)();
             let claim = state.store.claim(&request).await;
             self.in_store += asked.elapsed();
             match claim.map_err(store_error)? {
@@ -269,6 +296,14 @@ impl Trace {
                     return Ok(Go::Replay(answer));
                 }
                 Claim::Reused => return Err(Error::IdempotencyKeyReused),
+                Claim::Settling { until_ms } => {
+                    tracing::info!(
+                        "repeat of a request whose create may still be landing; not looking yet"
+                    );
+                    return Err(Error::OutcomeUnknown {
+                        retry_after_secs: seconds_until(until_ms, request.now_ms),
+                    });
+                }
                 Claim::Pending if waiting.elapsed() >= bound => {
                     return Err(Error::RequestInProgress);
                 }
@@ -307,7 +342,9 @@ impl Trace {
                     // not, a repeat must look before creating again.
                     Err(err) => {
                         tracing::error!(cause = %err, "cannot store the answer");
-                        Finish::Uncertain
+                        Finish::Uncertain {
+                            settle_until: (state.clock)(),
+                        }
                     }
                 }
             }
@@ -316,8 +353,19 @@ impl Trace {
                 record.status = i64::from(error.kind().status());
                 record.error = Some(error.code().to_owned());
                 record.outcome = Outcome::Refused;
-                if error.outcome_unknown() {
-                    Finish::Uncertain
+                // A recovering attempt that failed leaves the earlier
+                // attempt's create as uncertain as it found it.
+                if error.outcome_unknown() || self.recovering {
+                    let now = (state.clock)();
+                    Finish::Uncertain {
+                        settle_until: match error.settles() {
+                            true => now.saturating_add(
+                                i64::try_from(state.config.outcome_settle().as_millis())
+                                    .unwrap_or(i64::MAX),
+                            ),
+                            false => now,
+                        },
+                    }
                 } else {
                     Finish::Release
                 }
@@ -350,6 +398,13 @@ impl Trace {
         }
         self.in_store + asked.elapsed()
     }
+}
+
+/// Whole seconds from `now_ms` to `until_ms`, rounded up, at least 1: a
+/// `Retry-After`.
+pub(super) fn seconds_until(until_ms: i64, now_ms: i64) -> u64 {
+    let left = u64::try_from(until_ms.saturating_sub(now_ms)).unwrap_or(0);
+    left.div_ceil(1000).max(1)
 }
 
 fn window(state: &AppState) -> Duration {

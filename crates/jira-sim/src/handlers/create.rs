@@ -344,7 +344,7 @@ fn resolve_project<'w>(
     };
     // A project the caller cannot browse does not exist for them.
     found
-        .filter(|_| caller.has(Permission::BrowseProjects))
+        .filter(|project| caller.browses(&project.key))
         .ok_or_else(invalid)
 }
 

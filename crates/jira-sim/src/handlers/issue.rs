@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::config::Permission;
 use crate::http::{ApiError, Ctx, Query, json_response};
 use crate::jql::Jql;
 use crate::render::{self, FieldSelection};
@@ -31,7 +30,7 @@ pub(crate) async fn get_issue(
     let store = read(&sim.inner.issues);
     match store
         .find(&issue)
-        .filter(|_| ctx.caller.has(Permission::BrowseProjects))
+        .filter(|found| ctx.caller.browses(&found.project_key))
     {
         Some(found) => json_response(
             StatusCode::OK,
@@ -57,7 +56,7 @@ pub(crate) async fn get_property(
     let store = read(&sim.inner.issues);
     let Some(found) = store
         .find(&issue)
-        .filter(|_| ctx.caller.has(Permission::BrowseProjects))
+        .filter(|found| ctx.caller.browses(&found.project_key))
     else {
         return ApiError::not_found(ISSUE_NOT_FOUND).into_response();
     };
@@ -203,11 +202,14 @@ fn search(sim: &Sim, ctx: &Ctx, params: SearchParams) -> Result<Response, ApiErr
     let jql =
         Jql::compile(&params.jql, &world, &store, &ctx.caller).map_err(ApiError::bad_request)?;
     // Issues of projects the caller cannot browse are not found.
-    let found = if ctx.caller.has(Permission::BrowseProjects) {
-        jql.run(&store)
-    } else {
-        Vec::new()
-    };
+    let mut found = jql.run(&store);
+    found.retain(|issue| ctx.caller.browses(&issue.project_key));
+    // The index lags the creates (see `Sim::set_search_lag`).
+    let lag = sim.search_lag();
+    if !lag.is_zero() {
+        let now = std::time::SystemTime::now();
+        found.retain(|issue| issue.created + lag <= now);
+    }
     let page: Vec<Value> = found
         .iter()
         .skip(offset)

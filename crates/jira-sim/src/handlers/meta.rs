@@ -25,7 +25,7 @@ fn visible_project<'w>(
 ) -> Result<&'w Project, ApiError> {
     world
         .project(id_or_key)
-        .filter(|_| caller.has(Permission::BrowseProjects))
+        .filter(|project| caller.browses(&project.key))
         .ok_or_else(|| {
             let what = if id_or_key.bytes().all(|b| b.is_ascii_digit()) {
                 "id"
@@ -105,7 +105,7 @@ pub(crate) async fn project_search(
     let mut projects: Vec<&Project> = world
         .projects
         .iter()
-        .filter(|_| ctx.caller.has(Permission::BrowseProjects) && ctx.caller.has(needed))
+        .filter(|p| ctx.caller.browses(&p.key) && ctx.caller.has(needed))
         .filter(|p| {
             text.as_deref().is_none_or(|t| {
                 p.key.to_lowercase().contains(t) || p.name.to_lowercase().contains(t)
@@ -512,7 +512,10 @@ pub(crate) async fn my_permissions(
     }
     if let Some(issue) = query.get("issueId").or_else(|| query.get("issueKey")) {
         let store = read(&sim.inner.issues);
-        if store.find(issue).is_none() || !ctx.caller.has(Permission::BrowseProjects) {
+        if !store
+            .find(issue)
+            .is_some_and(|found| ctx.caller.browses(&found.project_key))
+        {
             return ApiError::not_found(
                 "Issue does not exist or you do not have permission to see it.",
             )

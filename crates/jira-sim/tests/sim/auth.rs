@@ -4,7 +4,7 @@ use jira_sim::{Credential, SimConfig, demo};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{Api, send};
+use crate::common::{Api, admin, send};
 
 #[tokio::test]
 async fn basic_and_bearer_on_the_site_form() {
@@ -203,4 +203,42 @@ async fn unknown_routes_get_jira_404() {
     let (status, _) = send(api.client.delete(api.site("/rest/api/3/myself"))).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(api.sim().calls(jira_sim::Endpoint::Other), 3);
+}
+
+#[tokio::test]
+async fn a_credential_sees_only_its_projects() {
+    let api = Api::new().await;
+    api.sim().add_credential(
+        Credential::bearer("ops-only", demo::ALICE_ACCOUNT_ID).in_projects(&["OPS"]),
+    );
+    let get = |path: &str| send(api.client.get(api.site(path)).bearer_auth("ops-only"));
+    let (status, body) = get("/rest/api/3/project/DEMO").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = get("/rest/api/3/project/OPS").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, page) = get("/rest/api/3/project/search").await;
+    assert_eq!(status, StatusCode::OK);
+    let keys: Vec<&str> = page["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["OPS"]);
+    let (status, _) = get(&format!(
+        "/rest/api/3/issue/createmeta/DEMO/issuetypes/{}",
+        demo::TASK
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The admin's issue in DEMO is not there for this credential.
+    let (status, created) = send(
+        admin(api.client.post(api.site("/rest/api/3/issue")))
+            .json(&crate::common::issue(json!({}))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().unwrap();
+    let (status, _) = get(&format!("/rest/api/3/issue/{key}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -222,3 +222,61 @@ async fn delayed_create_never_happens_when_the_client_gives_up() {
     assert!(api.sim().issues().is_empty());
     assert_eq!(api.sim().calls(Endpoint::CreateIssue), 1);
 }
+
+#[tokio::test]
+async fn delay_then_apply_creates_after_the_client_has_gone() {
+    let api = Api::new().await;
+    api.sim().push_fault(Fault::once(
+        Endpoint::CreateIssue,
+        FaultKind::DelayThenApply(Duration::from_millis(400)),
+    ));
+    let err = admin(api.client.post(api.site("/rest/api/3/issue")))
+        .json(&issue(json!({"summary": "late commit"})))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(
+        api.sim().issues().is_empty(),
+        "not applied before the delay"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.sim().issues().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let issues = api.sim().issues();
+    assert_eq!(issues.len(), 1, "applied although the client hung up");
+    assert_eq!(issues[0].summary, "late commit");
+}
+
+#[tokio::test]
+async fn search_lags_the_create_by_the_configured_time() {
+    let api = Api::new().await;
+    api.sim().set_search_lag(Duration::from_millis(300));
+    let (status, created) = api.create(issue(json!({"summary": "indexed later"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let search = || {
+        send(
+            api.get("/rest/api/3/search/jql")
+                .query(&[("jql", "project = DEMO ORDER BY created DESC")]),
+        )
+    };
+    let (status, page) = search().await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["issues"], json!([]), "not in the index yet");
+    // The issue itself is there at once.
+    let (status, _) = api.get_json(&format!("/rest/api/3/issue/{key}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, page) = search().await;
+        if page["issues"][0]["id"] == id.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never indexed: {page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
