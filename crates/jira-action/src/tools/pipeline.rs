@@ -194,8 +194,14 @@ async fn jira_for(
         (Credentials::Missing, _) => Err(Error::MissingCredentials),
         (Credentials::Server, AuthMode::ApiToken) => shared(state.jira.clone()),
         (Credentials::Server, AuthMode::Oauth) => {
-            let tokens = state.tokens.as_deref().ok_or(Error::OAuthReconsentNeeded)?;
-            let token = tokens.access_token().await?;
+            let tokens = Arc::clone(state.tokens.as_ref().ok_or(Error::OAuthReconsentNeeded)?);
+            // In a task of its own: a call cut by its deadline must not cut
+            // a refresh half-way (the rotated refresh token unstored, the
+            // refresh lease held until it runs out, every other call
+            // waiting on it).
+            let token = tokio::spawn(async move { tokens.access_token().await })
+                .await
+                .map_err(|e| Error::Internal(format!("the token task failed: {e}")))??;
             shared(state.jira.with_auth(Auth::Bearer(token)))
         }
         // The doors that use server-held credentials are off in
