@@ -133,6 +133,10 @@ pub async fn inject(sim: Sim, load: Arc<Load>, duration: Duration, oauth: bool) 
     // while that ends within the run.
     let slow_lasts = Duration::from_millis(REQUEST_TIMEOUT_MS) + step;
     let mut round = 0u32;
+    // The order matters with OAuth: tokens ended early (round 5) are
+    // refreshed then and, living 5 s with a 1 s margin, again 4 rounds
+    // later (round 2 of the next cycle); the "500 anywhere" burst (round 1)
+    // must not coincide with a refresh, or the refresh gets the 500.
     // The last two seconds run clean, so retries in flight can finish.
     while start.elapsed() + 2 * step < duration {
         match round % 7 {
@@ -153,14 +157,14 @@ pub async fn inject(sim: Sim, load: Arc<Load>, duration: Duration, oauth: bool) 
             ),
             3 => sim
                 .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop).times(3)),
-            4 if oauth => {
+            5 if oauth => {
                 // A token ending before its stated expiry: requests in
                 // flight get 401 jira_unauthorized, the next ones a
                 // refreshed token.
                 sim.expire_access_tokens();
                 credential_ends += 1;
             }
-            4 => {
+            5 => {
                 // A token expiring mid-run: API tokens have no refresh, so
                 // the affected requests must get 401 jira_unauthorized.
                 sim.remove_credential(&token);
@@ -178,7 +182,7 @@ pub async fn inject(sim: Sim, load: Arc<Load>, duration: Duration, oauth: bool) 
                     slow.push(tokio::spawn(slow_client(load, stalled, id)));
                 }
             }
-            // Slow commits (and the slow-client round near the end).
+            // Slow commits (round 4, and the slow-client round near the end).
             _ => sim.push_fault(
                 Fault::once(
                     Endpoint::CreateIssue,
@@ -285,10 +289,16 @@ pub async fn retry_unknown(sim: &Sim, load: &Arc<Load>, outcomes: &[Outcome]) ->
         .filter(|o| o.code.as_deref() == Some("jira_outcome_unknown"))
         .map(|o| (o.seq, o.caller))
         .collect();
+    // A few at a time, as separate clients would: each repeat's lookup pages
+    // through its busy reporter's recent issues, and dozens at once on the
+    // shared CPU would outlast the 5 s OAuth tokens of `--auth oauth`.
+    let limit = Arc::new(tokio::sync::Semaphore::new(4));
     let mut tasks = tokio::task::JoinSet::new();
     for (seq, caller) in unknown.iter().copied() {
         let load = Arc::clone(load);
+        let limit = Arc::clone(&limit);
         tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
             let deadline = Instant::now() + Duration::from_secs(30);
             let mut n = 0;
             loop {

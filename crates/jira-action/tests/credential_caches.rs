@@ -47,6 +47,14 @@ async fn create(app: &TestApp, authorization: &str, body: &Value) -> (u16, Value
         .await
 }
 
+fn assert_refused(status: u16, answer: &Value, want: u16, code: &str) {
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (want, Some(code)),
+        "{answer}"
+    );
+}
+
 fn choice_keys(answer: &Value) -> Vec<String> {
     answer["choices"]
         .as_array()
@@ -66,11 +74,7 @@ async fn one_credentials_missing_project_is_not_anothers() {
     let app = passthrough_app().await;
     // Learnt negative with one credential...
     let (status, answer) = create(&app, OPS_ONLY, &issue("DEMO", "Negative first")).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (400, Some("project_not_found")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 400, "project_not_found");
     assert_eq!(choice_keys(&answer), ["OPS"], "its own project list");
     // ...is not another's answer.
     let (status, answer) = create(&app, EVERYTHING, &issue("DEMO", "Negative first")).await;
@@ -79,11 +83,7 @@ async fn one_credentials_missing_project_is_not_anothers() {
     let (status, answer) = create(&app, EVERYTHING, &issue("demo", "Positive first")).await;
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = create(&app, OPS_ONLY, &issue("demo", "Positive first")).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (400, Some("project_not_found")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 400, "project_not_found");
     // Each is shown its own project list.
     let (status, answer) = create(&app, EVERYTHING, &issue("NOPE", "No such project")).await;
     assert_eq!(status, 400, "{answer}");
@@ -97,11 +97,7 @@ async fn one_credentials_missing_project_is_not_anothers() {
 async fn one_credentials_empty_user_search_is_not_anothers() {
     let app = passthrough_app().await;
     let (status, answer) = create(&app, NO_USER_PICKER, &issue("DEMO", "Who am I")).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (400, Some("reporter_not_found")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 400, "reporter_not_found");
     let (status, answer) = create(&app, EVERYTHING, &issue("DEMO", "Who am I")).await;
     assert_eq!(status, 200, "{answer}");
     let created = app.sim.sim.issues().pop().expect("created");
@@ -109,11 +105,7 @@ async fn one_credentials_empty_user_search_is_not_anothers() {
     // And the other way round: a found user is not found for a credential
     // that cannot search users.
     let (status, answer) = create(&app, NO_USER_PICKER, &issue("DEMO", "Who am I, again")).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (400, Some("reporter_not_found")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 400, "reporter_not_found");
 }
 
 #[tokio::test]
@@ -122,11 +114,7 @@ async fn each_credential_gets_its_own_create_screen() {
     // Without Modify reporter the screen has no reporter field: the issue
     // cannot be filed in alice's name (the default policy, require)...
     let (status, answer) = create(&app, NO_REPORTER, &issue("DEMO", "Screens")).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (403, Some("reporter_not_settable")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 403, "reporter_not_settable");
     // ...which says nothing of another credential's screen...
     let (status, answer) = create(&app, EVERYTHING, &issue("DEMO", "Screens")).await;
     assert_eq!(status, 200, "{answer}");
@@ -134,11 +122,7 @@ async fn each_credential_gets_its_own_create_screen() {
     let (status, answer) = create(&app, EVERYTHING, &issue("OPS", "Screens")).await;
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = create(&app, NO_REPORTER, &issue("OPS", "Screens")).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (403, Some("reporter_not_settable")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 403, "reporter_not_settable");
 }
 
 #[tokio::test]
@@ -154,21 +138,13 @@ async fn a_repeat_with_another_credential_is_not_answered_from_the_store() {
     assert_eq!(app.sim.sim.total_calls(), 0);
     // A wrong credential is shown to Jira, which refuses it.
     let (status, answer) = create(&app, "Bearer not-a-token", &body).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (401, Some("jira_unauthorized")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 401, "jira_unauthorized");
     assert!(app.sim.sim.total_calls() > 0, "Jira saw the credential");
     assert!(answer.get("key").is_none(), "no issue given away: {answer}");
     // So is another valid one that cannot see the project.
     app.sim.sim.reset_calls();
     let (status, answer) = create(&app, OPS_ONLY, &body).await;
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (400, Some("project_not_found")),
-        "{answer}"
-    );
+    assert_refused(status, &answer, 400, "project_not_found");
     assert!(app.sim.sim.calls(Endpoint::Project) > 0);
     assert_eq!(app.sim.sim.issues().len(), 1);
 }

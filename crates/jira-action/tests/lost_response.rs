@@ -221,18 +221,24 @@ async fn a_retry_before_the_settle_time_is_refused_without_looking() {
     assert_eq!(app.sim.sim.issues().len(), 1, "only the warm-up");
 }
 
-#[tokio::test]
-async fn a_lookup_whose_search_lags_never_duplicates() {
-    let app = app_settling(3_000).await;
-    warm(&app).await;
-    // Applied at once, but search sees it only 2 s later: the lookup in
-    // the same request finds nothing.
+/// After the warm-up, a create applied at once whose answer is lost, while
+/// search sees new issues only 2 s later: the lookup in the same request
+/// finds nothing, and the answer is `jira_outcome_unknown` (Retry-After at
+/// most `most`).
+async fn lose_behind_search_lag(app: &TestApp, most: u64) {
+    warm(app).await;
     app.sim.sim.set_search_lag(Duration::from_secs(2));
     app.sim
         .sim
         .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop));
-    let (status, retry_after, answer) = send(&app, &body()).await;
-    assert_outcome_unknown(status, retry_after, &answer, 3);
+    let (status, retry_after, answer) = send(app, &body()).await;
+    assert_outcome_unknown(status, retry_after, &answer, most);
+}
+
+#[tokio::test]
+async fn a_lookup_whose_search_lags_never_duplicates() {
+    let app = app_settling(3_000).await;
+    lose_behind_search_lag(&app, 3).await;
     assert!(app.sim.sim.calls(Endpoint::SearchJql) >= 1, "it looked");
     assert_eq!(app.sim.sim.issues().len(), 2);
     let (status, answer) = retry_until_settled(&app, &body()).await;
@@ -246,13 +252,7 @@ async fn a_lookup_whose_search_lags_never_duplicates() {
 #[tokio::test]
 async fn the_lost_issue_is_found_behind_many_newer_ones() {
     let app = app_settling(300).await;
-    warm(&app).await;
-    app.sim.sim.set_search_lag(Duration::from_secs(2));
-    app.sim
-        .sim
-        .push_fault(Fault::once(Endpoint::CreateIssue, FaultKind::ApplyThenDrop));
-    let (status, retry_after, answer) = send(&app, &body()).await;
-    assert_outcome_unknown(status, retry_after, &answer, 1);
+    lose_behind_search_lag(&app, 1).await;
     let lost = app.sim.sim.issues()[1].key.clone();
     app.sim.sim.set_search_lag(Duration::ZERO);
     // Alice files 150 more in the project meanwhile: the lookup (newest
