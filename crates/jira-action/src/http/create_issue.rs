@@ -25,6 +25,7 @@ pub const USER_EMAIL: &str = "glean-user-email";
 
 pub async fn handle(
     State(state): State<Arc<AppState>>,
+    deadline: Option<axum::Extension<super::CallDeadline>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -40,6 +41,7 @@ pub async fn handle(
         credentials: credentials(&state, &headers),
         idempotency_key: idempotency_key(&headers),
         arguments: arguments(&state, &headers, body),
+        deadline: deadline.map(|d| d.0.0),
     };
     let finished = tools::run::<CreateIssue>(Arc::clone(&state), request).await;
     let mut response = match finished.result {

@@ -26,6 +26,10 @@ pub(super) async fn body_deadline(
     next: Next,
 ) -> Response {
     let deadline = Instant::now() + state.config.request_timeout();
+    let mut request = request;
+    // The core's deadline is the same instant: the whole call, body
+    // included, within `limits.request_timeout_ms`.
+    request.extensions_mut().insert(CallDeadline(deadline));
     let request = request.map(|body| {
         Body::new(Deadline {
             body,
@@ -34,6 +38,10 @@ pub(super) async fn body_deadline(
     });
     next.run(request).await
 }
+
+/// When a call must be answered by, set as it arrives.
+#[derive(Clone, Copy, Debug)]
+pub struct CallDeadline(pub Instant);
 
 /// Why reading the body failed: it had not all arrived by the deadline.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use deadline::body_timed_out;
+pub use deadline::{CallDeadline, body_timed_out};
 pub use error::{Error, ErrorCode};
 
 use crate::app::AppState;

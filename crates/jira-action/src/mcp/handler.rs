@@ -75,6 +75,7 @@ impl Handler {
                 credentials: Credentials::Server,
                 idempotency_key: Ok(None),
                 arguments: Ok(arguments),
+                deadline: None,
             },
             (None, headers) => {
                 let empty = HeaderMap::new();
@@ -89,6 +90,11 @@ impl Handler {
                     credentials: Credentials::Server,
                     idempotency_key: door::idempotency_key(headers),
                     arguments: Ok(arguments),
+                    deadline: ctx
+                        .extensions
+                        .get::<axum::http::request::Parts>()
+                        .and_then(|parts| parts.extensions.get::<crate::http::CallDeadline>())
+                        .map(|d| d.0),
                 }
             }
         }

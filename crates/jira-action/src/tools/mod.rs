@@ -107,6 +107,9 @@ pub struct Request {
     /// The caller's idempotency key, if it sent one.
     pub idempotency_key: Result<Option<String>, Error>,
     pub arguments: Result<Map<String, Value>, Error>,
+    /// When the call must be answered by (set when it arrived, so reading
+    /// its body counts); `None`: `limits.request_timeout_ms` from now.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// One operation of the tool: a typed input parsed from the arguments, a

@@ -77,6 +77,7 @@ impl Timing {
 pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finished<Op::Output> {
     let started = Instant::now();
     let door = request.door;
+    let request_deadline = request.deadline;
     let task = tokio::spawn(
         async move {
             let tally = Arc::new(CallTally::default());
@@ -86,7 +87,9 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
                 Arc::clone(&tally),
                 jira::with_retry_budget(budget, steps::<Op>(&state, request, &mut trace)),
             );
-            let result = match tokio::time::timeout(state.config.request_timeout(), work).await {
+            let deadline = request_deadline
+                .unwrap_or_else(|| tokio::time::Instant::now() + state.config.request_timeout());
+            let result = match tokio::time::timeout_at(deadline, work).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::Timeout),
             };
