@@ -528,3 +528,41 @@ async fn oauth_status_prints_the_connection_and_never_a_token() {
     assert!(!ok, "re-consent needed is a failure: {text}");
     assert!(text.contains("oauth login"), "{text}");
 }
+
+/// A body that stops arriving is the caller's fault (408), also where the
+/// call would first fetch the connection's token: the deadline has passed
+/// before the core starts, and nothing reaches Jira.
+#[tokio::test]
+async fn a_stalled_body_is_answered_408_in_oauth_mode() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (sim, dir, _store, _) = connected(Duration::from_secs(3600)).await;
+    let mut config = oauth_config(&sim, &dir);
+    config.limits.request_timeout_ms = 500;
+    let server = app::start(config).await.expect("server starts");
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connects");
+    stream
+        .write_all(
+            b"POST /create_issue HTTP/1.1\r\nHost: test\r\n\
+              Glean-User-Email: alice@example.com\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"pid\": \"D",
+        )
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("an answer in time");
+    let head = String::from_utf8_lossy(&answer);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(sim.sim.issues().is_empty(), "nothing created");
+}

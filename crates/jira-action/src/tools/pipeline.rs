@@ -144,6 +144,11 @@ async fn steps<Op: Operation>(
     if !state.config.access.caller_allowed(&email) {
         return Err(Error::CallerNotAllowed);
     }
+    // A body that did not arrive by the deadline ends the call at once:
+    // the deadline has passed, and nothing after this may wait on it.
+    if let Err(Error::BodyTimeout) = &request.arguments {
+        return Err(Error::BodyTimeout);
+    }
     let (jira, scope) = jira_for(state, request.credentials).await?;
     let input = Op::parse(request.arguments?)?;
     let mut caller = Caller {
