@@ -83,9 +83,11 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
             let tally = Arc::new(CallTally::default());
             let mut trace = Trace::new::<Op>(&request);
             let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
+            // Boxed: the operation's future is large, and every async
+            // layer around it would otherwise copy it when it starts.
             let work = jira::CALL_TALLY.scope(
                 Arc::clone(&tally),
-                jira::with_retry_budget(budget, steps::<Op>(&state, request, &mut trace)),
+                jira::with_retry_budget(budget, Box::pin(steps::<Op>(&state, request, &mut trace))),
             );
             let deadline = request_deadline
                 .unwrap_or_else(|| tokio::time::Instant::now() + state.config.request_timeout());
@@ -161,7 +163,7 @@ async fn steps<Op: Operation>(
         recovering: false,
     };
     if !Op::WRITES {
-        return Op::run(state, &caller, input, &mut trace.record).await;
+        return Box::pin(Op::run(state, &caller, input, &mut trace.record)).await;
     }
     Op::note_input(&input, &mut trace.record, &state.config);
     let given_key = request.idempotency_key?;
@@ -182,7 +184,7 @@ async fn steps<Op: Operation>(
         Go::Ahead { recovering } => {
             caller.recovering = recovering;
             trace.recovering = recovering;
-            Op::run(state, &caller, input, &mut trace.record).await
+            Box::pin(Op::run(state, &caller, input, &mut trace.record)).await
         }
     }
 }
