@@ -422,5 +422,17 @@ mod tests {
                 .iter()
                 .all(|u| u.account_id.len() == 24)
         );
+        // Data Center: usernames and keys unique, the documented ones.
+        let names: HashSet<String> = a.users.iter().map(|u| u.name.to_lowercase()).collect();
+        assert_eq!(names.len(), a.users.len());
+        let keys: HashSet<&str> = a.users.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys.len(), a.users.len());
+        assert_eq!(
+            (a.users[1].name.as_str(), a.users[1].key.as_str()),
+            (ALICE_USERNAME, ALICE_KEY)
+        );
+        assert_eq!(a.users[0].key, ADMIN_KEY);
+        assert_eq!(a.users[6].name, SAM_AU_USERNAME);
+        assert_eq!(a.users[FIXED_USERS].name, "aaron.adams");
     }
 }

@@ -191,7 +191,9 @@ pub(crate) struct Inner {
     pub(crate) oauth: Mutex<crate::oauth::OAuthState>,
 }
 
-/// A simulated Jira Cloud site. Cheap to clone: clones share state.
+/// A simulated Jira site (Cloud or Data Center, see
+/// [`SimConfig::flavor`](crate::SimConfig::flavor)). Cheap to clone:
+/// clones share state.
 #[derive(Clone)]
 pub struct Sim {
     pub(crate) inner: Arc<Inner>,
