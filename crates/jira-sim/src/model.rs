@@ -222,6 +222,10 @@ pub enum CustomFieldKind {
     TextArea,
     /// A JSON number.
     Number,
+    /// Single user picker: `{"accountId"}` (Cloud) or `{"name"}` (Data
+    /// Center) of an active user. Stored as `{"accountId": id}` on Cloud,
+    /// `{"name": username}` on Data Center.
+    User,
 }
 
 impl CustomFieldKind {
@@ -239,6 +243,7 @@ impl CustomFieldKind {
                 "com.atlassian.jira.plugin.system.customfieldtypes:textarea"
             }
             CustomFieldKind::Number => "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            CustomFieldKind::User => "com.atlassian.jira.plugin.system.customfieldtypes:userpicker",
         }
     }
 }

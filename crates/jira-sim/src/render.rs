@@ -438,6 +438,15 @@ fn issue_fields(
                     .map(|a| a.iter().map(|o| option_json(o, id, base)).collect())
                     .unwrap_or_default(),
             ),
+            Some(CustomFieldKind::User) => {
+                let directory = &world.directory;
+                let found = match (value.get("accountId"), value.get("name")) {
+                    (Some(Value::String(id)), _) => directory.get(id),
+                    (_, Some(Value::String(name))) => directory.by_name(name),
+                    _ => None,
+                };
+                found.map(|u| user(u, base, false)).unwrap_or(Value::Null)
+            }
             _ => value.clone(),
         };
         f.insert(id.clone(), rendered);

@@ -749,6 +749,23 @@ impl FieldCtx<'_> {
                     Err("Operation value must be a number".into())
                 }
             }
+            CustomFieldKind::User if self.dc => match dc_user_ref(value)? {
+                DcUser::None => Ok(None),
+                DcUser::Name(name) => match self.world.directory.by_name(&name) {
+                    Some(user) if user.active => Ok(Some(json!({"name": user.name}))),
+                    _ => Err(format!("User '{name}' was not found in the system.")),
+                },
+                DcUser::NotAName(text) => {
+                    Err(format!("User '{text}' was not found in the system."))
+                }
+            },
+            CustomFieldKind::User => match user_ref(value)? {
+                None => Ok(None),
+                Some(id) => match self.world.directory.get(&id) {
+                    Some(user) if user.active => Ok(Some(json!({"accountId": id}))),
+                    _ => Err(format!("Account ID {id} does not exist.")),
+                },
+            },
         }
     }
 }

@@ -543,6 +543,17 @@ fn field_meta(
                         (custom("string"), vec!["set"])
                     }
                     CustomFieldKind::Number => (custom("number"), vec!["set"]),
+                    CustomFieldKind::User => {
+                        extra.insert(
+                            "autoCompleteUrl".into(),
+                            json!(if base.dc() {
+                                format!("{base}/user/picker?query=")
+                            } else {
+                                format!("{base}/user/search?query=")
+                            }),
+                        );
+                        (custom("user"), vec!["set"])
+                    }
                 };
                 (def.name.clone(), schema, ops)
             }

@@ -688,3 +688,42 @@ async fn no_context_path_serves_at_the_root() {
         (StatusCode::OK, json!("admin"))
     );
 }
+
+#[tokio::test]
+async fn user_picker_fields_take_usernames() {
+    let api = dc().await;
+    api.sim().add_custom_field(CustomField {
+        id: "customfield_10500".into(),
+        name: "Approver".into(),
+        kind: CustomFieldKind::User,
+        options: Vec::new(),
+    });
+    let screen = CreateScreen::standard().with_field("customfield_10500");
+    assert!(api.sim().set_screen("DEMO", demo::TASK, screen));
+    let (status, created) =
+        create(&api, issue(json!({"customfield_10500": {"name": "alice"}}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let stored = api.sim().issue("DEMO-1").unwrap();
+    assert_eq!(
+        stored.custom_fields["customfield_10500"],
+        json!({"name": "alice"})
+    );
+    let (_, got) = get(&api, "/issue/DEMO-1").await;
+    assert_eq!(got["fields"]["customfield_10500"]["key"], demo::ALICE_KEY);
+
+    let errors = create_errors(
+        &api,
+        issue(json!({
+            "customfield_10500": {"accountId": demo::ALICE_ACCOUNT_ID},
+            "assignee": {"name": "carol"},
+        })),
+    )
+    .await;
+    assert_eq!(
+        errors,
+        json!({
+            "assignee": "User 'carol' cannot be assigned issues.",
+            "customfield_10500": format!("User '{}' was not found in the system.", demo::ALICE_ACCOUNT_ID),
+        })
+    );
+}
