@@ -100,6 +100,23 @@ pub(crate) fn user(user: &User, base: Base<'_>, show_email: bool) -> Value {
     v
 }
 
+/// Data Center serves avatars itself, by owner.
+fn user_avatars_dc(user: &User, base: Base<'_>) -> Value {
+    let url = |size: &str| {
+        format!(
+            "{}/secure/useravatar?size={size}&ownerId={}",
+            base.site,
+            encode_component(&user.key)
+        )
+    };
+    json!({
+        "48x48": url("large"),
+        "24x24": url("small"),
+        "16x16": url("xsmall"),
+        "32x32": url("medium"),
+    })
+}
+
 /// A user as Data Center shows it: username and key, no account id. Data
 /// Center's email visibility is one global setting, here "public" (its
 /// default), so `emailAddress` is always there when the user has one.
@@ -108,7 +125,7 @@ fn user_dc(user: &User, base: Base<'_>) -> Value {
         "self": format!("{base}/user?username={}", encode_component(&user.name)),
         "key": user.key,
         "name": user.name,
-        "avatarUrls": user_avatars(user),
+        "avatarUrls": user_avatars_dc(user, base),
         "displayName": user.display_name,
         "active": user.active,
     });

@@ -612,7 +612,8 @@ impl SimHandle {
         )
     }
 
-    /// `{base_url}/ex/jira/{cloudId}`: the OAuth gateway form's base.
+    /// `{base_url}/ex/jira/{cloudId}`: the OAuth gateway form's base
+    /// (Cloud only: Data Center answers 404 there).
     pub fn gateway_url(&self) -> String {
         format!("{}/ex/jira/{}", self.base_url(), self.sim.cloud_id())
     }

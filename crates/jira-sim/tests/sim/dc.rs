@@ -727,3 +727,14 @@ async fn user_picker_fields_take_usernames() {
         })
     );
 }
+
+#[tokio::test]
+async fn avatars_are_served_by_the_server_itself() {
+    let api = dc().await;
+    let (_, me) = get(&api, "/myself").await;
+    let avatar = me["avatarUrls"]["48x48"].as_str().unwrap_or_default();
+    assert!(
+        avatar.starts_with(&format!("{}/secure/useravatar?", api.handle.base_url())),
+        "{avatar}"
+    );
+}
