@@ -313,14 +313,8 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
 
     let path = req.uri().path().to_owned();
     // Data Center serves its v2 API only: no v3, no OAuth gateway, no
-    // Atlassian authorization server. Cloud keeps v2 off but for
-    // serverInfo (its v2 answers as v3 otherwise; the simulator speaks
-    // v3 there).
-    let wrong_api = match flavor {
-        Flavor::DataCenter => !path.starts_with("/rest/api/2/"),
-        Flavor::Cloud => path.starts_with("/rest/api/2/") && path != "/rest/api/2/serverInfo",
-    };
-    if wrong_api {
+    // Atlassian authorization server.
+    if flavor == Flavor::DataCenter && !path.starts_with("/rest/api/2/") {
         sim.count(Endpoint::Other);
         return not_found_at(&path);
     }
@@ -376,6 +370,13 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
             kind @ (FaultKind::ApplyThenDrop | FaultKind::ApplyThenDelay(_)) => after = Some(kind),
             FaultKind::DelayThenApply(d) => apply_after = Some(d),
         }
+    }
+
+    // Cloud keeps v2 off but for serverInfo, as before the Data Center
+    // routes existed (after the faults, which applied to these paths as
+    // to any other).
+    if flavor == Flavor::Cloud && endpoint == Endpoint::Other && path.starts_with("/rest/api/2/") {
+        return not_found_at(&path);
     }
 
     // The authorization server authenticates apps by client id and secret.
