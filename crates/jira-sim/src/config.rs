@@ -6,6 +6,18 @@ use std::time::Duration;
 use crate::demo;
 use crate::model::Site;
 
+/// Which Jira the simulator is: the REST API version, the shapes, the
+/// authentication and the endpoints all follow from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// Jira Cloud: REST v3 (`/rest/api/3/...`), account ids, ADF.
+    #[default]
+    Cloud,
+    /// Jira Data Center (9.x): REST v2 (`/rest/api/2/...`), usernames,
+    /// wiki markup, personal access tokens.
+    DataCenter,
+}
+
 /// Everything a [`Sim`](crate::Sim) starts from. `Default` is the demo
 /// site ([`Site::demo`] with 100 generated users) with the demo
 /// credentials.
@@ -49,6 +61,12 @@ pub struct SimConfig {
     /// thousand issues stalls every request for a fraction of a second
     /// while it is copied, which then reaches the server as a burst.
     pub expected_issues: usize,
+    /// Cloud or Data Center.
+    pub flavor: Flavor,
+    /// Where the application lives on its host (e.g. `/jira`, as Data
+    /// Center servers often run): every path, `self` link and base URL is
+    /// under it, and anything outside it answers 404. `None`: the root.
+    pub context_path: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -75,6 +93,8 @@ impl Default for SimConfig {
             validate_adf: true,
             retain_bodies: None,
             expected_issues: 0,
+            flavor: Flavor::Cloud,
+            context_path: None,
         }
     }
 }
@@ -115,6 +135,12 @@ pub enum CredentialKind {
     /// `Authorization: Bearer token` (OAuth access token; site and gateway
     /// URLs).
     Bearer { token: String },
+    /// Data Center: `Authorization: Bearer token` (personal access token).
+    /// Never accepted as a Basic password, as on Jira.
+    Pat { token: String },
+    /// Data Center: `Authorization: Basic base64(username:password)`. The
+    /// username matches case-insensitively, as Jira's do.
+    Password { username: String, password: String },
 }
 
 /// The permissions the simulator checks.
@@ -168,8 +194,12 @@ impl Permission {
 pub struct Credential {
     pub kind: CredentialKind,
     /// The account the credential acts as; must be an active user of the
-    /// site, else requests with it get 401.
+    /// site, else requests with it get 401. Empty for Data Center
+    /// credentials, which name their user by [`Credential::username`].
     pub account_id: String,
+    /// Data Center: the username the credential acts as (its identity
+    /// there); `None` for Cloud credentials.
+    pub username: Option<String>,
     pub permissions: Vec<Permission>,
     /// The projects (keys) its project permissions apply to, as a Jira
     /// permission scheme grants them per project; `None`: every project.
@@ -187,6 +217,7 @@ impl Credential {
                 token: token.to_owned(),
             },
             account_id: account_id.to_owned(),
+            username: None,
             permissions: Permission::ALL.to_vec(),
             projects: None,
         }
@@ -199,6 +230,35 @@ impl Credential {
                 token: token.to_owned(),
             },
             account_id: account_id.to_owned(),
+            username: None,
+            permissions: Permission::ALL.to_vec(),
+            projects: None,
+        }
+    }
+
+    /// Data Center: a personal access token (Bearer) of `username`, with
+    /// every permission.
+    pub fn pat(token: &str, username: &str) -> Credential {
+        Credential {
+            kind: CredentialKind::Pat {
+                token: token.to_owned(),
+            },
+            account_id: String::new(),
+            username: Some(username.to_owned()),
+            permissions: Permission::ALL.to_vec(),
+            projects: None,
+        }
+    }
+
+    /// Data Center: Basic `username:password`, with every permission.
+    pub fn password(username: &str, password: &str) -> Credential {
+        Credential {
+            kind: CredentialKind::Password {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            },
+            account_id: String::new(),
+            username: Some(username.to_owned()),
             permissions: Permission::ALL.to_vec(),
             projects: None,
         }

@@ -14,6 +14,17 @@
 //! | Sam Sutherland | [`SAM_AU_ACCOUNT_ID`] | `sam@example.com.au` | email hidden: the query `sam@example.com` finds both Sams |
 //! | Dana Customer | [`CUSTOMER_ACCOUNT_ID`] | `dana@customer.example.org` | `accountType: customer` |
 //!
+//! # Data Center usernames and keys
+//!
+//! Every user's username (`name`) is its email's local part (`alice` for
+//! `alice@example.com`, `mia.adams` for a generated `mia.adams@example.com`),
+//! except where that would collide or there is no email: Sam Sutherland
+//! is `sam.sutherland` and Automation for Jira is `automation`. The user
+//! key is `JIRAUSER{10000 + n}` for the `n`-th user of the site (0-based,
+//! fixed users first: the admin is `JIRAUSER10000`, Alice
+//! `JIRAUSER10001`), as Jira 8+ names keys, so a client that confuses key
+//! and username is caught.
+//!
 //! Generated user `i` (0-based) is "{First} {Last}" with email
 //! `first.last@example.com` (a number before `@` once the name
 //! combinations run out); every 5th (`i % 5 == 4`) hides its email, every
@@ -28,6 +39,17 @@
 //! | Basic `alice@example.com` : [`ALICE_TOKEN`] | Alice | all but `MODIFY_REPORTER` |
 //! | Bearer [`ALICE_OAUTH_TOKEN`] | Alice | all but `MODIFY_REPORTER` |
 //! | Basic `bob@example.com` : [`BOB_TOKEN`] | Bob | `BROWSE_PROJECTS` only |
+//!
+//! Data Center ([`Flavor::DataCenter`](crate::Flavor::DataCenter); the
+//! same list holds both kinds, each flavor reads only its own):
+//!
+//! | header | user | permissions |
+//! |---|---|---|
+//! | Bearer [`ADMIN_PAT`] (`demo-pat`) | `admin` (the service user) | all |
+//! | Basic `admin` : [`ADMIN_PASSWORD`] | `admin` | all |
+//! | Bearer [`ALICE_PAT`] | `alice` | all but `MODIFY_REPORTER` |
+//! | Basic `alice` : [`ALICE_PASSWORD`] | `alice` | all but `MODIFY_REPORTER` |
+//! | Bearer [`BOB_PAT`] | `bob` | `BROWSE_PROJECTS` only |
 //!
 //! # Projects, issue types, priorities, fields
 //!
@@ -58,6 +80,12 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_TOKEN: &str = "sandbox-token";
 pub const ADMIN_OAUTH_TOKEN: &str = "sandbox-oauth-token";
 
+/// Data Center: the admin's username, personal access token and password.
+pub const ADMIN_USERNAME: &str = "admin";
+pub const ADMIN_PAT: &str = "demo-pat";
+pub const ADMIN_PASSWORD: &str = "sandbox-password";
+pub const ADMIN_KEY: &str = "JIRAUSER10000";
+
 /// The demo OAuth app registered with the simulated authorization server.
 pub const OAUTH_CLIENT_ID: &str = "sandbox-client";
 pub const OAUTH_CLIENT_SECRET: &str = "sandbox-client-secret";
@@ -66,13 +94,20 @@ pub const ALICE_ACCOUNT_ID: &str = "712020:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 pub const ALICE_EMAIL: &str = "alice@example.com";
 pub const ALICE_TOKEN: &str = "alice-token";
 pub const ALICE_OAUTH_TOKEN: &str = "alice-oauth-token";
+pub const ALICE_USERNAME: &str = "alice";
+pub const ALICE_KEY: &str = "JIRAUSER10001";
+pub const ALICE_PAT: &str = "alice-pat";
+pub const ALICE_PASSWORD: &str = "alice-password";
 
 pub const BOB_ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
 pub const BOB_EMAIL: &str = "bob@example.com";
 pub const BOB_TOKEN: &str = "bob-token";
+pub const BOB_USERNAME: &str = "bob";
+pub const BOB_PAT: &str = "bob-pat";
 
 pub const CAROL_ACCOUNT_ID: &str = "5d53f3cbc6b9320d9ea5bdc2";
 pub const CAROL_EMAIL: &str = "carol@example.com";
+pub const CAROL_USERNAME: &str = "carol";
 
 /// The real, public account id of Atlassian's "Automation for Jira" app.
 pub const AUTOMATION_ACCOUNT_ID: &str = "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077";
@@ -81,6 +116,7 @@ pub const SAM_ACCOUNT_ID: &str = "63a1f0c2e4b5d6f7a8b9c0d1";
 pub const SAM_EMAIL: &str = "sam@example.com";
 pub const SAM_AU_ACCOUNT_ID: &str = "63a1f0c2e4b5d6f7a8b9c0d2";
 pub const SAM_AU_EMAIL: &str = "sam@example.com.au";
+pub const SAM_AU_USERNAME: &str = "sam.sutherland";
 
 pub const CUSTOMER_ACCOUNT_ID: &str =
     "qm:8f2e4c6a-1b3d-4f5e-9a7c-2d4e6f8a0b1c:3c5e7a9b-2d4f-4a6c-8e0b-1d3f5a7c9e2b";
@@ -132,17 +168,32 @@ fn fixed_users() -> Vec<User> {
     admin.time_zone = Some("Etc/UTC".to_owned());
     let mut alice = User::new(ALICE_ACCOUNT_ID, "Alice Anders", ALICE_EMAIL);
     alice.time_zone = Some("Europe/London".to_owned());
-    vec![
+    let users = vec![
         admin,
         alice,
         User::new(BOB_ACCOUNT_ID, "Bob Brown", BOB_EMAIL).with_hidden_email(),
         User::new(CAROL_ACCOUNT_ID, "Carol Clark", CAROL_EMAIL).inactive(),
-        User::app(AUTOMATION_ACCOUNT_ID, "Automation for Jira"),
+        User::app(AUTOMATION_ACCOUNT_ID, "Automation for Jira").with_username("automation", ""),
         User::new(SAM_ACCOUNT_ID, "Sam Smith", SAM_EMAIL).with_hidden_email(),
-        User::new(SAM_AU_ACCOUNT_ID, "Sam Sutherland", SAM_AU_EMAIL).with_hidden_email(),
+        User::new(SAM_AU_ACCOUNT_ID, "Sam Sutherland", SAM_AU_EMAIL)
+            .with_hidden_email()
+            .with_username(SAM_AU_USERNAME, ""),
         User::new(CUSTOMER_ACCOUNT_ID, "Dana Customer", CUSTOMER_EMAIL)
             .with_account_type(AccountType::Customer),
-    ]
+    ];
+    users
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut user)| {
+            user.key = user_key(n);
+            user
+        })
+        .collect()
+}
+
+/// The Data Center key of the site's `n`-th user.
+fn user_key(n: usize) -> String {
+    format!("JIRAUSER{}", 10_000 + n)
 }
 
 /// Generated user `i` (see the module docs).
@@ -155,6 +206,7 @@ fn generated_user(i: usize, lower_first: &[String], lower_last: &[String]) -> Us
     } else {
         format!("{}.{}{round}@example.com", lower_first[f], lower_last[l])
     };
+    let name = email.split('@').next().unwrap_or_default().to_owned();
     let id = ((u128::from(mix(i as u64)) << 32) | (i as u128 & 0xFFFF_FFFF)) & ((1u128 << 96) - 1);
     User {
         account_id: format!("{id:024x}"),
@@ -164,6 +216,8 @@ fn generated_user(i: usize, lower_first: &[String], lower_last: &[String]) -> Us
         email_visible: i % 5 != 4,
         active: i % 17 != 16,
         time_zone: None,
+        name,
+        key: user_key(FIXED_USERS + i),
     }
 }
 
@@ -330,9 +384,14 @@ impl Site {
     }
 }
 
-/// The demo credentials (see the module docs).
+/// The demo credentials, Cloud and Data Center (see the module docs).
 pub fn credentials() -> Vec<Credential> {
     vec![
+        Credential::pat(ADMIN_PAT, ADMIN_USERNAME),
+        Credential::password(ADMIN_USERNAME, ADMIN_PASSWORD),
+        Credential::pat(ALICE_PAT, ALICE_USERNAME).without(Permission::ModifyReporter),
+        Credential::password(ALICE_USERNAME, ALICE_PASSWORD).without(Permission::ModifyReporter),
+        Credential::pat(BOB_PAT, BOB_USERNAME).with_permissions(&[Permission::BrowseProjects]),
         Credential::basic(ADMIN_EMAIL, ADMIN_TOKEN, ADMIN_ACCOUNT_ID),
         Credential::bearer(ADMIN_OAUTH_TOKEN, ADMIN_ACCOUNT_ID),
         Credential::basic(ALICE_EMAIL, ALICE_TOKEN, ALICE_ACCOUNT_ID)
@@ -363,5 +422,17 @@ mod tests {
                 .iter()
                 .all(|u| u.account_id.len() == 24)
         );
+        // Data Center: usernames and keys unique, the documented ones.
+        let names: HashSet<String> = a.users.iter().map(|u| u.name.to_lowercase()).collect();
+        assert_eq!(names.len(), a.users.len());
+        let keys: HashSet<&str> = a.users.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys.len(), a.users.len());
+        assert_eq!(
+            (a.users[1].name.as_str(), a.users[1].key.as_str()),
+            (ALICE_USERNAME, ALICE_KEY)
+        );
+        assert_eq!(a.users[0].key, ADMIN_KEY);
+        assert_eq!(a.users[6].name, SAM_AU_USERNAME);
+        assert_eq!(a.users[FIXED_USERS].name, "aaron.adams");
     }
 }

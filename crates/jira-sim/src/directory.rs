@@ -28,6 +28,8 @@ pub(crate) struct Directory {
     names: Vec<Key>,
     /// One key per email.
     emails: Vec<Key>,
+    /// One key per Data Center username.
+    logins: Vec<Key>,
 }
 
 impl Directory {
@@ -38,6 +40,7 @@ impl Directory {
             arena: Vec::new(),
             names: Vec::new(),
             emails: Vec::new(),
+            logins: Vec::new(),
         };
         dir.rebuild();
         dir
@@ -47,6 +50,7 @@ impl Directory {
         self.arena.clear();
         self.names.clear();
         self.emails.clear();
+        self.logins.clear();
         for i in 0..self.users.len() {
             self.push_keys(i as u32);
         }
@@ -56,27 +60,30 @@ impl Directory {
         let users = &self.users;
         let names = std::mem::take(&mut self.names);
         let emails = std::mem::take(&mut self.emails);
-        let (names, emails, by_account) = std::thread::scope(|scope| {
+        let logins = std::mem::take(&mut self.logins);
+        let (names, emails, logins, by_account) = std::thread::scope(|scope| {
             let names = scope.spawn(move || sort_keys(arena, names));
             let emails = scope.spawn(move || sort_keys(arena, emails));
+            let logins = scope.spawn(move || sort_keys(arena, logins));
             let mut by_account: Vec<u32> = (0..users.len() as u32).collect();
             by_account.sort_unstable_by(|a, b| {
                 users[*a as usize]
                     .account_id
                     .cmp(&users[*b as usize].account_id)
             });
-            (names.join(), emails.join(), by_account)
+            (names.join(), emails.join(), logins.join(), by_account)
         });
         // A panicking sort thread cannot leave a half-sorted index behind:
         // fall back to an empty one rather than propagate the panic.
         self.names = names.unwrap_or_default();
         self.emails = emails.unwrap_or_default();
+        self.logins = logins.unwrap_or_default();
         self.by_account = by_account;
     }
 
     /// Appends the user's lowercased strings to the arena and their keys
     /// (unsorted) to the key arrays.
-    fn push_keys(&mut self, index: u32) -> (Vec<Key>, Option<Key>) {
+    fn push_keys(&mut self, index: u32) -> (Vec<Key>, Option<Key>, Key) {
         let user = &self.users[index as usize];
         let start = self.arena.len();
         push_lower(&mut self.arena, &user.display_name);
@@ -101,9 +108,63 @@ impl Directory {
             self.arena.push(0);
             Key { off, user: index }
         });
+        let login_key = Key {
+            off: self.arena.len() as u32,
+            user: index,
+        };
+        push_lower(&mut self.arena, &self.users[index as usize].name);
+        self.arena.push(0);
         self.names.extend(&name_keys);
         self.emails.extend(email_key);
-        (name_keys, email_key)
+        self.logins.push(login_key);
+        (name_keys, email_key, login_key)
+    }
+
+    /// The user with this Data Center username (case-insensitive, as
+    /// Jira's usernames are).
+    pub(crate) fn by_name(&self, name: &str) -> Option<&User> {
+        let q = name.to_lowercase();
+        self.prefix_iter(&self.logins, q.as_bytes())
+            .find(|k| key_at(&self.arena, k.off) == q.as_bytes())
+            .map(|k| &self.users[k.user as usize])
+    }
+
+    /// Data Center's `user/search?username=`: users whose username, email
+    /// or display name (any word of it) starts with `query`,
+    /// case-insensitively; usernames first, then emails, then names, each
+    /// in key order. Inactive users only with `include_inactive`. At most
+    /// `limit`.
+    pub(crate) fn search_dc(
+        &self,
+        query: &str,
+        include_active: bool,
+        include_inactive: bool,
+        limit: usize,
+    ) -> Vec<usize> {
+        let q = query.trim().to_lowercase();
+        let q = q.as_bytes();
+        let mut found = Vec::new();
+        if q.is_empty() || limit == 0 {
+            return found;
+        }
+        let mut seen = HashSet::new();
+        for keys in [&self.logins, &self.emails, &self.names] {
+            for key in self.prefix_iter(keys, q) {
+                let user = &self.users[key.user as usize];
+                let wanted = if user.active {
+                    include_active
+                } else {
+                    include_inactive
+                };
+                if wanted && seen.insert(key.user) {
+                    found.push(key.user as usize);
+                    if found.len() >= limit {
+                        return found;
+                    }
+                }
+            }
+        }
+        found
     }
 
     pub(crate) fn users(&self) -> &[User] {
@@ -139,9 +200,18 @@ impl Directory {
         // push_keys appended the new keys at the end; move them into place.
         let names_before = self.names.len();
         let emails_before = self.emails.len();
-        let (name_keys, email_key) = self.push_keys(index);
+        let logins_before = self.logins.len();
+        let (name_keys, email_key, login_key) = self.push_keys(index);
         self.names.truncate(names_before);
         self.emails.truncate(emails_before);
+        self.logins.truncate(logins_before);
+        {
+            let arena = &self.arena;
+            let at = self
+                .logins
+                .partition_point(|k| cmp_keys(arena, *k, login_key) == Ordering::Less);
+            self.logins.insert(at, login_key);
+        }
         for key in name_keys {
             let arena = &self.arena;
             let at = self

@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use http::Method;
 
+use crate::config::Flavor;
+
 /// The endpoints the simulator serves, as counted by
 /// [`Sim::calls`](crate::Sim::calls) and matched by [`Fault::endpoint`].
+/// In Data Center mode the same endpoints under `/rest/api/2/`; where
+/// Data Center's path differs, the doc says which it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     /// `POST /rest/api/3/issue`
@@ -13,8 +17,10 @@ pub enum Endpoint {
     /// `GET /rest/api/3/issue/{issueIdOrKey}`
     GetIssue,
     /// `GET /rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}`
+    /// (Data Center: `GET` and `PUT`)
     IssueProperty,
-    /// `GET|POST /rest/api/3/search/jql`
+    /// `GET|POST /rest/api/3/search/jql` (Data Center: `GET
+    /// /rest/api/2/search`)
     SearchJql,
     /// `GET /rest/api/3/user/search`
     UserSearch,
@@ -26,7 +32,8 @@ pub enum Endpoint {
     MyPermissions,
     /// `GET /rest/api/3/project/{projectIdOrKey}`
     Project,
-    /// `GET /rest/api/3/project/search`
+    /// `GET /rest/api/3/project/search` (Data Center: `GET
+    /// /rest/api/2/project`, its plain list of projects)
     ProjectSearch,
     /// `GET /rest/api/3/project/{projectIdOrKey}/components`
     ProjectComponents,
@@ -42,13 +49,16 @@ pub enum Endpoint {
     OAuthToken,
     /// `GET /authorize` (the consent redirect)
     Authorize,
+    /// `GET /rest/api/3/serverInfo` and `GET /rest/api/2/serverInfo`
+    /// (no authentication)
+    ServerInfo,
     /// Anything else (answered 404, or 405 for a known path with another
     /// method).
     Other,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 18] = [
+    pub const ALL: [Endpoint; 19] = [
         Endpoint::CreateIssue,
         Endpoint::GetIssue,
         Endpoint::IssueProperty,
@@ -66,6 +76,7 @@ impl Endpoint {
         Endpoint::AccessibleResources,
         Endpoint::OAuthToken,
         Endpoint::Authorize,
+        Endpoint::ServerInfo,
         Endpoint::Other,
     ];
 
@@ -74,10 +85,20 @@ impl Endpoint {
     }
 
     /// Which endpoint a request is for, from its method and its path with
-    /// any gateway prefix removed.
-    pub(crate) fn classify(method: &Method, path: &str) -> Endpoint {
+    /// any gateway prefix and context path removed.
+    pub(crate) fn classify(method: &Method, path: &str, flavor: Flavor) -> Endpoint {
         let get = *method == Method::GET;
         let post = *method == Method::POST;
+        if flavor == Flavor::DataCenter {
+            return Endpoint::classify_dc(method, path);
+        }
+        if path == "/rest/api/3/serverInfo" || path == "/rest/api/2/serverInfo" {
+            return if get {
+                Endpoint::ServerInfo
+            } else {
+                Endpoint::Other
+            };
+        }
         if path == "/oauth/token" {
             return if post {
                 Endpoint::OAuthToken
@@ -121,6 +142,44 @@ impl Endpoint {
             (["project", _], true, _) => Endpoint::Project,
             (["project", _, "components"], true, _) => Endpoint::ProjectComponents,
             (["priority"], true, _) | (["priority", "search"], true, _) => Endpoint::Priorities,
+            _ => Endpoint::Other,
+        }
+    }
+}
+
+impl Endpoint {
+    /// Data Center's v2 routes (only those: the v3 paths, the gateway and
+    /// the authorization server do not exist there).
+    fn classify_dc(method: &Method, path: &str) -> Endpoint {
+        let get = *method == Method::GET;
+        let post = *method == Method::POST;
+        let put = *method == Method::PUT;
+        let Some(rest) = path.strip_prefix("/rest/api/2/") else {
+            return Endpoint::Other;
+        };
+        let segments: Vec<&str> = rest.split('/').collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Endpoint::Other;
+        }
+        match (segments.as_slice(), get, post) {
+            (["serverInfo"], true, _) => Endpoint::ServerInfo,
+            (["issue"], _, true) => Endpoint::CreateIssue,
+            (["issue", "createmeta", _, "issuetypes"], true, _) => Endpoint::CreateMetaIssueTypes,
+            (["issue", "createmeta", _, "issuetypes", _], true, _) => Endpoint::CreateMetaFields,
+            // `issue/createmeta` itself (removed in 9.0) is an issue key
+            // that does not exist, as on Jira 9.
+            (["issue", _], true, _) => Endpoint::GetIssue,
+            (["issue", _, "properties", _], true, _) => Endpoint::IssueProperty,
+            (["issue", _, "properties", _], _, _) if put => Endpoint::IssueProperty,
+            (["search"], true, _) => Endpoint::SearchJql,
+            (["user", "search"], true, _) => Endpoint::UserSearch,
+            (["myself"], true, _) => Endpoint::Myself,
+            (["mypermissions"], true, _) => Endpoint::MyPermissions,
+            (["project"], true, _) => Endpoint::ProjectSearch,
+            // `project/search` does not exist: a project key "search".
+            (["project", _], true, _) => Endpoint::Project,
+            (["project", _, "components"], true, _) => Endpoint::ProjectComponents,
+            (["priority"], true, _) => Endpoint::Priorities,
             _ => Endpoint::Other,
         }
     }

@@ -16,9 +16,10 @@ use http::{HeaderValue, StatusCode, Uri};
 use serde_json::{Value, json};
 use tower::Layer;
 
-use crate::config::{CredentialKind, Permission};
+use crate::config::{CredentialKind, Flavor, Permission};
 use crate::fault::{Endpoint, FaultKind};
 use crate::handlers;
+use crate::render::Base;
 use crate::sim::{ConnAbort, Sim, read};
 use crate::time;
 
@@ -65,7 +66,27 @@ pub(crate) struct Ctx {
     /// `http://host`, whatever the form.
     pub(crate) host_base: String,
     pub(crate) caller: Caller,
+    pub(crate) flavor: Flavor,
 }
+
+impl Ctx {
+    /// The base of links, with the flavor's REST root.
+    pub(crate) fn links(&self) -> Base<'_> {
+        Base {
+            site: &self.base,
+            flavor: self.flavor,
+        }
+    }
+
+    pub(crate) fn dc(&self) -> bool {
+        self.flavor == Flavor::DataCenter
+    }
+}
+
+/// The site's base URL (`http://host` plus any context path) for the
+/// handlers that answer without authentication (`serverInfo`).
+#[derive(Clone, Debug)]
+pub(crate) struct SiteBase(pub(crate) String);
 
 pub(crate) fn router(sim: Sim) -> Router {
     let api = Router::new()
@@ -119,6 +140,44 @@ pub(crate) fn router(sim: Sim) -> Router {
             get(handlers::users::accessible_resources),
         )
         .route("/oauth/token", post(crate::oauth::token))
+        .route("/rest/api/3/serverInfo", get(handlers::meta::server_info))
+        // Data Center's v2 API (the front lets these through only in
+        // Data Center mode, serverInfo excepted).
+        .route("/rest/api/2/serverInfo", get(handlers::meta::server_info))
+        .route("/rest/api/2/issue", post(handlers::create::create_issue))
+        .route("/rest/api/2/issue/{issue}", get(handlers::issue::get_issue))
+        .route(
+            "/rest/api/2/issue/{issue}/properties/{property}",
+            get(handlers::issue::get_property).put(handlers::issue::put_property),
+        )
+        .route(
+            "/rest/api/2/issue/createmeta/{project}/issuetypes",
+            get(handlers::meta::createmeta_issue_types),
+        )
+        .route(
+            "/rest/api/2/issue/createmeta/{project}/issuetypes/{issuetype}",
+            get(handlers::meta::createmeta_fields),
+        )
+        .route("/rest/api/2/search", get(handlers::issue::search_dc))
+        .route(
+            "/rest/api/2/user/search",
+            get(handlers::users::user_search_dc),
+        )
+        .route("/rest/api/2/myself", get(handlers::users::myself))
+        .route(
+            "/rest/api/2/mypermissions",
+            get(handlers::meta::my_permissions),
+        )
+        .route("/rest/api/2/project", get(handlers::meta::project_list))
+        .route(
+            "/rest/api/2/project/{project}",
+            get(handlers::meta::project),
+        )
+        .route(
+            "/rest/api/2/project/{project}/components",
+            get(handlers::meta::project_components),
+        )
+        .route("/rest/api/2/priority", get(handlers::meta::priorities))
         .route("/authorize", get(crate::oauth::authorize))
         .fallback(not_found)
         .with_state(sim.clone());
@@ -126,9 +185,48 @@ pub(crate) fn router(sim: Sim) -> Router {
     // prefix and answer faults for any path.
     let front = middleware::from_fn_with_state(sim.clone(), front).layer(api);
     let front = middleware::from_fn_with_state(sim.clone(), extra_headers).layer(front);
-    Router::new()
-        .route("/browse/{key}", get(browse).with_state(sim))
-        .fallback_service(front)
+    let site = Router::new()
+        .route("/browse/{key}", get(browse).with_state(sim.clone()))
+        .fallback_service(front);
+    // The context path goes before routing, so that everything, the
+    // browse page included, lives under it.
+    let site = middleware::from_fn_with_state(sim, context_path).layer(site);
+    Router::new().fallback_service(site)
+}
+
+/// Strips the context path (`/jira`); anything outside it is not the
+/// application's: 404.
+async fn context_path(State(sim): State<Sim>, mut req: Request, next: Next) -> Response {
+    let Some(prefix) = sim.inner.context_path.as_deref() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path().to_owned();
+    let rest = match path.strip_prefix(prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => {
+            sim.count(Endpoint::Other);
+            return not_found_at(&path);
+        }
+    };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    match Uri::builder().path_and_query(pq).build() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => {
+            sim.count(Endpoint::Other);
+            return not_found_at(&path);
+        }
+    }
+    next.run(req).await
+}
+
+fn not_found_at(path: &str) -> Response {
+    ApiError::new(StatusCode::NOT_FOUND)
+        .message(format!("null for uri: {path}"))
+        .into_response()
 }
 
 /// The page a `resultURL` opens in the sandbox: a plain view of the stored
@@ -148,13 +246,19 @@ async fn browse(State(sim): State<Sim>, Path(key): Path<String>) -> Response {
             .map(|user| user.display_name)
             .unwrap_or_else(|| "-".to_owned())
     };
-    let description = issue
-        .description
-        .as_ref()
-        .and_then(|d| serde_json::to_string_pretty(d).ok())
-        .unwrap_or_else(|| "-".to_owned());
+    let (format, description) = match issue.description_text() {
+        Some(wiki) => ("wiki markup", wiki.to_owned()),
+        None => (
+            "ADF",
+            issue
+                .description
+                .as_ref()
+                .and_then(|d| serde_json::to_string_pretty(d).ok())
+                .unwrap_or_else(|| "-".to_owned()),
+        ),
+    };
     let text = format!(
-        "{key}: {summary}\n\nproject:  {project}\ntype:     {issue_type}\npriority: {priority}\nreporter: {reporter}\nassignee: {assignee}\nlabels:   {labels}\n\ndescription (ADF):\n{description}\n",
+        "{key}: {summary}\n\nproject:  {project}\ntype:     {issue_type}\npriority: {priority}\nreporter: {reporter}\nassignee: {assignee}\nlabels:   {labels}\n\ndescription ({format}):\n{description}\n",
         key = issue.key,
         summary = issue.summary,
         project = issue.project_key,
@@ -201,10 +305,21 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("localhost")
         .to_owned();
-    let host_base = format!("http://{host}");
+    let host_base = format!(
+        "http://{host}{}",
+        sim.inner.context_path.as_deref().unwrap_or_default()
+    );
+    let flavor = sim.inner.flavor;
+
+    let path = req.uri().path().to_owned();
+    // Data Center serves its v2 API only: no v3, no OAuth gateway, no
+    // Atlassian authorization server.
+    if flavor == Flavor::DataCenter && !path.starts_with("/rest/api/2/") {
+        sim.count(Endpoint::Other);
+        return not_found_at(&path);
+    }
 
     // URL form: strip `/ex/jira/{cloudId}`, which must be our cloud id.
-    let path = req.uri().path().to_owned();
     let (form, path) = match path.strip_prefix("/ex/jira/") {
         Some(rest) => {
             let (cloud_id, rest) = rest.split_once('/').unwrap_or((rest, ""));
@@ -235,8 +350,12 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
         Form::Gateway => format!("{host_base}/ex/jira/{}", sim.inner.cloud_id),
     };
 
-    let endpoint = Endpoint::classify(req.method(), &path);
+    let endpoint = Endpoint::classify(req.method(), &path, flavor);
     sim.count(endpoint);
+    if flavor == Flavor::DataCenter && endpoint == Endpoint::Other {
+        // No public v2 routes: Other is an unknown path or method.
+        return not_found_at(&path);
+    }
 
     let mut after = None;
     let mut apply_after = None;
@@ -246,11 +365,18 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
                 status,
                 retry_after,
                 body,
-            } => return fault_response(status, retry_after, body, form),
+            } => return fault_response(status, retry_after, body, form, flavor),
             FaultKind::Delay(d) => tokio::time::sleep(d).await,
             kind @ (FaultKind::ApplyThenDrop | FaultKind::ApplyThenDelay(_)) => after = Some(kind),
             FaultKind::DelayThenApply(d) => apply_after = Some(d),
         }
+    }
+
+    // Cloud keeps v2 off but for serverInfo, as before the Data Center
+    // routes existed (after the faults, which applied to these paths as
+    // to any other).
+    if flavor == Flavor::Cloud && endpoint == Endpoint::Other && path.starts_with("/rest/api/2/") {
+        return not_found_at(&path);
     }
 
     // The authorization server authenticates apps by client id and secret.
@@ -258,7 +384,23 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
         endpoint,
         Endpoint::Other | Endpoint::OAuthToken | Endpoint::Authorize
     );
-    if !public {
+    if endpoint == Endpoint::ServerInfo {
+        // Jira answers serverInfo to anyone.
+        req.extensions_mut().insert(SiteBase(match form {
+            Form::Site => host_base,
+            Form::Gateway => format!("{host_base}/ex/jira/{}", sim.inner.cloud_id),
+        }));
+    } else if flavor == Flavor::DataCenter {
+        let Some(caller) = authenticate_dc(&sim, &req) else {
+            return dc_unauthorized();
+        };
+        req.extensions_mut().insert(Ctx {
+            base,
+            host_base,
+            caller,
+            flavor,
+        });
+    } else if !public {
         let bearer_only = form == Form::Gateway || endpoint == Endpoint::AccessibleResources;
         let caller = match authenticate(&sim, &req, bearer_only) {
             Some(caller) => caller,
@@ -269,6 +411,7 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
             base,
             host_base,
             caller,
+            flavor,
         });
     }
 
@@ -337,7 +480,7 @@ fn authenticate(sim: &Sim, req: &Request, bearer_only: bool) -> Option<Caller> {
     let credential = if scheme.eq_ignore_ascii_case("bearer") {
         credentials.iter().find(|c| match &c.kind {
             CredentialKind::Bearer { token } => token == value,
-            CredentialKind::Basic { .. } => false,
+            _ => false,
         })?
     } else if scheme.eq_ignore_ascii_case("basic") && !bearer_only {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -349,7 +492,7 @@ fn authenticate(sim: &Sim, req: &Request, bearer_only: bool) -> Option<Caller> {
             CredentialKind::Basic { email: e, token } => {
                 e.eq_ignore_ascii_case(email) && token == secret
             }
-            CredentialKind::Bearer { .. } => false,
+            _ => false,
         })?
     } else {
         return None;
@@ -367,6 +510,67 @@ fn authenticate(sim: &Sim, req: &Request, bearer_only: bool) -> Option<Caller> {
             .fold(0, |acc, p| acc | p.bit()),
         projects: credential.projects.clone(),
     })
+}
+
+/// Data Center: a personal access token as Bearer, or Basic
+/// `username:password`, resolved to an active user by username. Cloud's
+/// credentials do not exist there (nor Data Center's on Cloud).
+fn authenticate_dc(sim: &Sim, req: &Request) -> Option<Caller> {
+    let header = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = header.trim().split_once(' ')?;
+    let value = value.trim();
+    let credentials = read(&sim.inner.credentials);
+    let credential = if scheme.eq_ignore_ascii_case("bearer") {
+        credentials.iter().find(|c| match &c.kind {
+            CredentialKind::Pat { token } => token == value,
+            _ => false,
+        })?
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (username, secret) = decoded.split_once(':')?;
+        credentials.iter().find(|c| match &c.kind {
+            CredentialKind::Password {
+                username: u,
+                password,
+            } => u.eq_ignore_ascii_case(username) && password == secret,
+            _ => false,
+        })?
+    } else {
+        return None;
+    };
+    let world = read(&sim.inner.world);
+    let user = world.directory.by_name(credential.username.as_deref()?)?;
+    if !user.active {
+        return None;
+    }
+    Some(Caller {
+        account_id: user.account_id.clone(),
+        permissions: credential
+            .permissions
+            .iter()
+            .fold(0, |acc, p| acc | p.bit()),
+        projects: credential.projects.clone(),
+    })
+}
+
+/// What Data Center answers bad or missing credentials on its REST API:
+/// 401 with Jira's error body and Seraph's login-failure header.
+fn dc_unauthorized() -> Response {
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED)
+        .message("You are not authenticated. Authentication required to perform this operation.")
+        .into_response();
+    response.headers_mut().insert(
+        "www-authenticate",
+        HeaderValue::from_static("Basic realm=\"protected-area\""),
+    );
+    response.headers_mut().insert(
+        "x-seraph-loginreason",
+        HeaderValue::from_static("AUTHENTICATED_FAILED"),
+    );
+    response
 }
 
 /// What a Jira site answers bad or missing credentials: plain text, not
@@ -403,13 +607,15 @@ fn fault_response(
     retry_after: Option<u64>,
     body: Option<Value>,
     form: Form,
+    flavor: Flavor,
 ) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match body {
         Some(body) => (status, axum::Json(body)).into_response(),
-        None if status == StatusCode::UNAUTHORIZED => match form {
-            Form::Site => site_unauthorized(),
-            Form::Gateway => gateway_unauthorized(),
+        None if status == StatusCode::UNAUTHORIZED => match (flavor, form) {
+            (Flavor::DataCenter, _) => dc_unauthorized(),
+            (Flavor::Cloud, Form::Site) => site_unauthorized(),
+            (Flavor::Cloud, Form::Gateway) => gateway_unauthorized(),
         },
         None => {
             let message = match status.as_u16() {
@@ -426,7 +632,20 @@ fn fault_response(
     if let Some(seconds) = retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
-    if status == StatusCode::TOO_MANY_REQUESTS {
+    if status == StatusCode::TOO_MANY_REQUESTS && flavor == Flavor::DataCenter {
+        // Data Center's token-bucket limiter (defaults: 10 per second,
+        // bursts of 100) reports its bucket, not a reset time.
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("100"));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-fillrate", HeaderValue::from_static("10"));
+        headers.insert(
+            "x-ratelimit-interval-seconds",
+            HeaderValue::from_static("1"),
+        );
+        if retry_after.is_none() {
+            headers.insert(RETRY_AFTER, HeaderValue::from(1));
+        }
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
         let reset = time::now_ms() + i64::try_from(retry_after.unwrap_or(1)).unwrap_or(1) * 1000;
         headers.insert("x-ratelimit-limit", HeaderValue::from_static("350"));
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));

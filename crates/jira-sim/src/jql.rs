@@ -3,7 +3,8 @@
 //! ORDER BY created DESC`; anything else is a 400, never a guess.
 //!
 //! Fields: `project`, `reporter`, `creator`, `assignee` (`=`, `!=`;
-//! account ids or `currentUser()`), `issuetype`/`type`, `labels`
+//! account ids, on Data Center usernames or user keys, or
+//! `currentUser()`), `issuetype`/`type`, `labels`
 //! (`=`, `!=`), `key`/`issue`/`issuekey`/`id` (`=`, `!=`), `created`/
 //! `createdDate` (`=`, `!=`, `<`, `<=`, `>`, `>=`; periods such as `-5m`
 //! or `"-1d 2h"`, dates `yyyy-MM-dd`/`yyyy/MM/dd` with optional ` HH:mm`,
@@ -11,6 +12,7 @@
 
 use std::cmp::Ordering;
 
+use crate::config::Flavor;
 use crate::http::Caller;
 use crate::sim::{IssueStore, StoredIssue, World};
 use crate::time;
@@ -199,6 +201,7 @@ struct Parser<'a> {
     store: &'a IssueStore,
     caller: &'a Caller,
     now_ms: i64,
+    flavor: Flavor,
 }
 
 impl Parser<'_> {
@@ -363,6 +366,15 @@ impl Parser<'_> {
                         self.caller.account_id.clone()
                     }
                     Value::Function(f) => return Err(unknown_function(&f)),
+                    Value::Text(t) if self.flavor == Flavor::DataCenter => {
+                        // Data Center names users by username (or key).
+                        let directory = &self.world.directory;
+                        directory
+                            .by_name(&t)
+                            .or_else(|| directory.users().iter().find(|u| u.key == t))
+                            .map(|u| u.account_id.clone())
+                            .ok_or_else(|| not_found(&t))?
+                    }
                     Value::Text(t) => {
                         if self.world.directory.get(&t).is_none() {
                             return Err(not_found(&t));
@@ -464,6 +476,7 @@ impl Jql {
         world: &World,
         store: &IssueStore,
         caller: &Caller,
+        flavor: Flavor,
     ) -> Result<Jql, String> {
         Parser {
             tokens: lex(input)?,
@@ -472,6 +485,7 @@ impl Jql {
             store,
             caller,
             now_ms: time::now_ms(),
+            flavor,
         }
         .parse()
     }

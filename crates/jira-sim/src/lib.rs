@@ -20,6 +20,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With [`SimConfig::flavor`] set to [`Flavor::DataCenter`] it is a Jira
+//! Data Center 9 server instead: REST v2 only (`{base}/rest/api/2/...`,
+//! v3 and the gateway answer 404), personal access tokens (Bearer) or
+//! Basic `username:password`, users by username and key, wiki markup
+//! descriptions, Data Center's create metadata, search and project list.
+//! [`SimConfig::context_path`] puts everything under a path such as
+//! `/jira`. `GET serverInfo` answers in both, without authentication.
+//!
 //! The demo site, its fixed users, ids and credentials are documented in
 //! [`demo`].
 //!
@@ -41,7 +49,7 @@ mod sim;
 mod time;
 
 pub use config::{
-    Credential, CredentialKind, HiddenEmailMatch, Permission, SimConfig, UserSearchDenied,
+    Credential, CredentialKind, Flavor, HiddenEmailMatch, Permission, SimConfig, UserSearchDenied,
 };
 pub use fault::{Endpoint, Fault, FaultKind};
 pub use model::{

@@ -5,9 +5,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use jira_sim::{Sim, SimConfig, Site, demo};
+use jira_sim::{Flavor, Sim, SimConfig, Site, demo};
 
-/// A Jira Cloud REST API simulator serving the demo site.
+/// Which Jira to be.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum FlavorArg {
+    Cloud,
+    Datacenter,
+}
+
+/// A Jira Cloud (REST v3) or Data Center (REST v2) simulator serving the
+/// demo site.
 #[derive(Parser, Debug)]
 #[command(name = "jira-sim", version)]
 struct Args {
@@ -24,6 +32,13 @@ struct Args {
     /// request came in on).
     #[arg(long)]
     site_url: Option<String>,
+    /// Cloud (REST v3) or Data Center (REST v2).
+    #[arg(long, value_enum, default_value = "cloud")]
+    flavor: FlavorArg,
+    /// Serve everything under this path, e.g. `/jira`, as Data Center
+    /// servers often run.
+    #[arg(long)]
+    context_path: Option<String>,
 }
 
 #[tokio::main]
@@ -35,21 +50,37 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
     let args = Args::parse();
+    let flavor = match args.flavor {
+        FlavorArg::Cloud => Flavor::Cloud,
+        FlavorArg::Datacenter => Flavor::DataCenter,
+    };
     let config = SimConfig {
         site: Site::demo(args.users),
         site_url: args.site_url,
         latency: Duration::from_millis(args.latency_ms),
+        flavor,
+        context_path: args.context_path,
         ..SimConfig::default()
     };
     let handle = Sim::new(config).listen(args.listen).await?;
-    println!("jira-sim listening on {}", handle.base_url());
-    println!("  gateway form: {}", handle.gateway_url());
-    println!(
-        "  credentials:  Basic {}:{}  or  Bearer {}",
-        demo::ADMIN_EMAIL,
-        demo::ADMIN_TOKEN,
-        demo::ADMIN_OAUTH_TOKEN
-    );
+    println!("jira-sim ({flavor:?}) listening on {}", handle.base_url());
+    match flavor {
+        Flavor::Cloud => {
+            println!("  gateway form: {}", handle.gateway_url());
+            println!(
+                "  credentials:  Basic {}:{}  or  Bearer {}",
+                demo::ADMIN_EMAIL,
+                demo::ADMIN_TOKEN,
+                demo::ADMIN_OAUTH_TOKEN
+            );
+        }
+        Flavor::DataCenter => println!(
+            "  credentials:  Bearer {} (personal access token)  or  Basic {}:{}",
+            demo::ADMIN_PAT,
+            demo::ADMIN_USERNAME,
+            demo::ADMIN_PASSWORD
+        ),
+    }
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

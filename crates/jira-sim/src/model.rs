@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-/// A Jira Cloud site's configuration and directory.
+/// A Jira site's configuration and directory (Cloud or Data Center: the
+/// same data serves both).
 #[derive(Clone, Debug, Default)]
 pub struct Site {
     /// Every account of the site (active, inactive, apps, customers).
@@ -54,6 +55,29 @@ pub struct User {
     pub active: bool,
     /// `timeZone` (omitted when `None`, as Jira does for private values).
     pub time_zone: Option<String>,
+    /// Data Center: the username (`name`), unique case-insensitively; what
+    /// user fields, user search and JQL take there.
+    pub name: String,
+    /// Data Center: the user key (`key`), stable across renames; for
+    /// users created since Jira 8 `JIRAUSER` and a number.
+    pub key: String,
+}
+
+/// The default username of a user: the email's local part, lowercased
+/// (`alice@example.com` → `alice`), else the display name lowercased with
+/// dots for spaces (`Automation for Jira` → `automation.for.jira`).
+fn default_username(email: Option<&str>, display_name: &str) -> String {
+    match email
+        .and_then(|e| e.split('@').next())
+        .filter(|l| !l.is_empty())
+    {
+        Some(local) => local.to_lowercase(),
+        None => display_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(".")
+            .to_lowercase(),
+    }
 }
 
 impl User {
@@ -63,28 +87,46 @@ impl User {
         display_name: impl Into<String>,
         email: impl Into<String>,
     ) -> User {
+        let display_name = display_name.into();
+        let email = email.into();
+        let name = default_username(Some(&email), &display_name);
         User {
             account_id: account_id.into(),
             account_type: AccountType::Atlassian,
-            display_name: display_name.into(),
-            email: Some(email.into()),
+            display_name,
+            email: Some(email),
             email_visible: true,
             active: true,
             time_zone: None,
+            key: name.clone(),
+            name,
         }
     }
 
     /// An app account (no email).
     pub fn app(account_id: impl Into<String>, display_name: impl Into<String>) -> User {
+        let display_name = display_name.into();
+        let name = default_username(None, &display_name);
         User {
             account_id: account_id.into(),
             account_type: AccountType::App,
-            display_name: display_name.into(),
+            display_name,
             email: None,
             email_visible: false,
             active: true,
             time_zone: None,
+            key: name.clone(),
+            name,
         }
+    }
+
+    /// The same user with this Data Center username and user key (the
+    /// defaults: the email's local part for both, as for users created
+    /// before Jira 8, whose key is their first username).
+    pub fn with_username(mut self, name: impl Into<String>, key: impl Into<String>) -> User {
+        self.name = name.into();
+        self.key = key.into();
+        self
     }
 
     /// The same user with the email hidden by profile visibility.
@@ -175,10 +217,15 @@ pub enum CustomFieldKind {
     MultiSelect,
     /// Single-line text: a string of at most 255 characters.
     TextField,
-    /// Multi-line text: an ADF document.
+    /// Multi-line text: an ADF document (Cloud), a wiki markup string
+    /// (Data Center).
     TextArea,
     /// A JSON number.
     Number,
+    /// Single user picker: `{"accountId"}` (Cloud) or `{"name"}` (Data
+    /// Center) of an active user. Stored as `{"accountId": id}` on Cloud,
+    /// `{"name": username}` on Data Center.
+    User,
 }
 
 impl CustomFieldKind {
@@ -196,6 +243,7 @@ impl CustomFieldKind {
                 "com.atlassian.jira.plugin.system.customfieldtypes:textarea"
             }
             CustomFieldKind::Number => "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            CustomFieldKind::User => "com.atlassian.jira.plugin.system.customfieldtypes:userpicker",
         }
     }
 }

@@ -2,9 +2,38 @@
 
 use serde_json::{Map, Value, json};
 
+use std::fmt;
+
+use crate::config::Flavor;
 use crate::model::{Component, CustomFieldKind, IssueType, Priority, Project, User};
 use crate::sim::{IssueStore, StoredIssue, World};
 use crate::time;
+
+/// Where links point: the site's base URL (with any context path) and,
+/// as its `Display`, the REST API root of the flavor under it
+/// (`{site}/rest/api/3` or `{site}/rest/api/2`). Written without copying,
+/// so Cloud's links cost what they did.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Base<'a> {
+    pub(crate) site: &'a str,
+    pub(crate) flavor: Flavor,
+}
+
+impl Base<'_> {
+    pub(crate) fn dc(self) -> bool {
+        self.flavor == Flavor::DataCenter
+    }
+}
+
+impl fmt::Display for Base<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let api = match self.flavor {
+            Flavor::Cloud => "/rest/api/3",
+            Flavor::DataCenter => "/rest/api/2",
+        };
+        write!(f, "{}{api}", self.site)
+    }
+}
 
 fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -47,9 +76,12 @@ fn user_avatars(user: &User) -> Value {
 
 /// A user as Jira shows it to others: `emailAddress` only when visible
 /// (or when `show_email`, for the user's own `myself`).
-pub(crate) fn user(user: &User, base: &str, show_email: bool) -> Value {
+pub(crate) fn user(user: &User, base: Base<'_>, show_email: bool) -> Value {
+    if base.dc() {
+        return user_dc(user, base);
+    }
     let mut v = json!({
-        "self": format!("{base}/rest/api/3/user?accountId={}", encode_component(&user.account_id)),
+        "self": format!("{base}/user?accountId={}", encode_component(&user.account_id)),
         "accountId": user.account_id,
         "accountType": user.account_type.as_str(),
         "avatarUrls": user_avatars(user),
@@ -68,7 +100,45 @@ pub(crate) fn user(user: &User, base: &str, show_email: bool) -> Value {
     v
 }
 
-pub(crate) fn issue_type(t: &IssueType, base: &str) -> Value {
+/// Data Center serves avatars itself, by owner.
+fn user_avatars_dc(user: &User, base: Base<'_>) -> Value {
+    let url = |size: &str| {
+        format!(
+            "{}/secure/useravatar?size={size}&ownerId={}",
+            base.site,
+            encode_component(&user.key)
+        )
+    };
+    json!({
+        "48x48": url("large"),
+        "24x24": url("small"),
+        "16x16": url("xsmall"),
+        "32x32": url("medium"),
+    })
+}
+
+/// A user as Data Center shows it: username and key, no account id. Data
+/// Center's email visibility is one global setting, here "public" (its
+/// default), so `emailAddress` is always there when the user has one.
+fn user_dc(user: &User, base: Base<'_>) -> Value {
+    let mut v = json!({
+        "self": format!("{base}/user?username={}", encode_component(&user.name)),
+        "key": user.key,
+        "name": user.name,
+        "avatarUrls": user_avatars_dc(user, base),
+        "displayName": user.display_name,
+        "active": user.active,
+    });
+    if let Some(email) = &user.email {
+        v["emailAddress"] = json!(email);
+    }
+    if let Some(tz) = &user.time_zone {
+        v["timeZone"] = json!(tz);
+    }
+    v
+}
+
+pub(crate) fn issue_type(t: &IssueType, base: Base<'_>) -> Value {
     let avatar = match t.id.as_str() {
         _ if t.subtask => 10316,
         _ if t.hierarchy_level > 0 => 10307,
@@ -78,50 +148,57 @@ pub(crate) fn issue_type(t: &IssueType, base: &str) -> Value {
             _ => 10318,
         },
     };
-    json!({
-        "self": format!("{base}/rest/api/3/issuetype/{}", t.id),
+    let mut v = json!({
+        "self": format!("{base}/issuetype/{}", t.id),
         "id": t.id,
         "description": t.description,
-        "iconUrl": format!("{base}/rest/api/2/universal_avatar/view/type/issuetype/avatar/{avatar}?size=medium"),
+        "iconUrl": format!("{}/rest/api/2/universal_avatar/view/type/issuetype/avatar/{avatar}?size=medium", base.site),
         "name": t.name,
         "subtask": t.subtask,
         "avatarId": avatar,
         "hierarchyLevel": t.hierarchy_level,
-    })
+    });
+    if base.dc()
+        && let Value::Object(map) = &mut v
+    {
+        // Data Center's issue types have no hierarchy levels.
+        map.remove("hierarchyLevel");
+    }
+    v
 }
 
-pub(crate) fn priority(p: &Priority, base: &str) -> Value {
+pub(crate) fn priority(p: &Priority, base: Base<'_>) -> Value {
     json!({
-        "self": format!("{base}/rest/api/3/priority/{}", p.id),
+        "self": format!("{base}/priority/{}", p.id),
         "statusColor": p.status_color,
         "description": p.description,
-        "iconUrl": format!("{base}/images/icons/priorities/{}.svg", p.name.to_lowercase()),
+        "iconUrl": format!("{}/images/icons/priorities/{}.svg", base.site, p.name.to_lowercase()),
         "name": p.name,
         "id": p.id,
     })
 }
 
 /// A priority as `priority/search` returns it (with `isDefault`).
-pub(crate) fn priority_with_default(p: &Priority, base: &str) -> Value {
+pub(crate) fn priority_with_default(p: &Priority, base: Base<'_>) -> Value {
     let mut v = priority(p, base);
     v["isDefault"] = json!(p.is_default);
     v
 }
 
 /// A priority as an issue field shows it.
-fn priority_ref(p: &Priority, base: &str) -> Value {
+fn priority_ref(p: &Priority, base: Base<'_>) -> Value {
     json!({
-        "self": format!("{base}/rest/api/3/priority/{}", p.id),
-        "iconUrl": format!("{base}/images/icons/priorities/{}.svg", p.name.to_lowercase()),
+        "self": format!("{base}/priority/{}", p.id),
+        "iconUrl": format!("{}/images/icons/priorities/{}.svg", base.site, p.name.to_lowercase()),
         "name": p.name,
         "id": p.id,
     })
 }
 
 /// A component as the components endpoint and `project` return it.
-pub(crate) fn component(c: &Component, project: &Project, base: &str) -> Value {
+pub(crate) fn component(c: &Component, project: &Project, base: Base<'_>) -> Value {
     json!({
-        "self": format!("{base}/rest/api/3/component/{}", c.id),
+        "self": format!("{base}/component/{}", c.id),
         "id": c.id,
         "name": c.name,
         "description": c.description,
@@ -134,16 +211,21 @@ pub(crate) fn component(c: &Component, project: &Project, base: &str) -> Value {
 }
 
 /// A component as an issue field and create metadata show it.
-pub(crate) fn component_ref(c: &Component, base: &str) -> Value {
+pub(crate) fn component_ref(c: &Component, base: Base<'_>) -> Value {
     json!({
-        "self": format!("{base}/rest/api/3/component/{}", c.id),
+        "self": format!("{base}/component/{}", c.id),
         "id": c.id,
         "name": c.name,
     })
 }
 
-fn project_avatars(p: &Project, base: &str) -> Value {
-    let url = |size: &str| format!("{base}/secure/projectavatar?size={size}&pid={}", p.id);
+fn project_avatars(p: &Project, base: Base<'_>) -> Value {
+    let url = |size: &str| {
+        format!(
+            "{}/secure/projectavatar?size={size}&pid={}",
+            base.site, p.id
+        )
+    };
     json!({
         "48x48": url("large"),
         "24x24": url("small"),
@@ -153,21 +235,27 @@ fn project_avatars(p: &Project, base: &str) -> Value {
 }
 
 /// A project as issue fields and project search show it.
-pub(crate) fn project_ref(p: &Project, base: &str) -> Value {
-    json!({
-        "self": format!("{base}/rest/api/3/project/{}", p.id),
+pub(crate) fn project_ref(p: &Project, base: Base<'_>) -> Value {
+    let mut v = json!({
+        "self": format!("{base}/project/{}", p.id),
         "id": p.id,
         "key": p.key,
         "name": p.name,
         "projectTypeKey": "software",
         "simplified": false,
         "avatarUrls": project_avatars(p, base),
-    })
+    });
+    if base.dc()
+        && let Value::Object(map) = &mut v
+    {
+        map.remove("simplified");
+    }
+    v
 }
 
 /// `GET /project/{projectIdOrKey}` (description, lead, issue types and
 /// components are in Jira's default response).
-pub(crate) fn project(p: &Project, world: &World, base: &str) -> Value {
+pub(crate) fn project(p: &Project, world: &World, base: Base<'_>) -> Value {
     let lead = p
         .lead_account_id
         .as_deref()
@@ -182,7 +270,7 @@ pub(crate) fn project(p: &Project, world: &World, base: &str) -> Value {
     let components: Vec<Value> = p.components.iter().map(|c| component(c, p, base)).collect();
     let mut v = json!({
         "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
-        "self": format!("{base}/rest/api/3/project/{}", p.id),
+        "self": format!("{base}/project/{}", p.id),
         "id": p.id,
         "key": p.key,
         "description": p.description,
@@ -202,18 +290,27 @@ pub(crate) fn project(p: &Project, world: &World, base: &str) -> Value {
     if let Some(lead) = lead {
         v["lead"] = lead;
     }
+    if base.dc()
+        && let Value::Object(map) = &mut v
+    {
+        // Cloud-only: team-managed projects, privacy, project properties.
+        for key in ["simplified", "style", "isPrivate", "properties"] {
+            map.remove(key);
+        }
+        map.insert("archived".into(), json!(false));
+    }
     v
 }
 
-fn status(base: &str) -> Value {
+fn status(base: Base<'_>) -> Value {
     json!({
-        "self": format!("{base}/rest/api/3/status/10000"),
+        "self": format!("{base}/status/10000"),
         "description": "",
-        "iconUrl": format!("{base}/"),
+        "iconUrl": format!("{}/", base.site),
         "name": "To Do",
         "id": "10000",
         "statusCategory": {
-            "self": format!("{base}/rest/api/3/statuscategory/2"),
+            "self": format!("{base}/statuscategory/2"),
             "id": 2,
             "key": "new",
             "colorName": "blue-gray",
@@ -267,7 +364,7 @@ impl FieldSelection {
     }
 }
 
-fn user_field(world: &World, account_id: Option<&str>, base: &str) -> Value {
+fn user_field(world: &World, account_id: Option<&str>, base: Base<'_>) -> Value {
     account_id
         .and_then(|id| world.directory.get(id))
         .map(|u| user(u, base, false))
@@ -279,7 +376,7 @@ fn issue_fields(
     world: &World,
     store: &IssueStore,
     issue: &StoredIssue,
-    base: &str,
+    base: Base<'_>,
 ) -> Map<String, Value> {
     let project = world.project(&issue.project_id);
     let mut f = Map::new();
@@ -335,7 +432,7 @@ fn issue_fields(
             json!({
                 "id": parent.id,
                 "key": parent.key,
-                "self": format!("{base}/rest/api/3/issue/{}", parent.id),
+                "self": format!("{base}/issue/{}", parent.id),
                 "fields": {
                     "summary": parent.summary,
                     "status": status(base),
@@ -358,6 +455,15 @@ fn issue_fields(
                     .map(|a| a.iter().map(|o| option_json(o, id, base)).collect())
                     .unwrap_or_default(),
             ),
+            Some(CustomFieldKind::User) => {
+                let directory = &world.directory;
+                let found = match (value.get("accountId"), value.get("name")) {
+                    (Some(Value::String(id)), _) => directory.get(id),
+                    (_, Some(Value::String(name))) => directory.by_name(name),
+                    _ => None,
+                };
+                found.map(|u| user(u, base, false)).unwrap_or(Value::Null)
+            }
             _ => value.clone(),
         };
         f.insert(id.clone(), rendered);
@@ -365,11 +471,11 @@ fn issue_fields(
     f
 }
 
-fn option_json(option: &Value, field_id: &str, base: &str) -> Value {
+fn option_json(option: &Value, field_id: &str, base: Base<'_>) -> Value {
     let id = option.get("id").and_then(Value::as_str).unwrap_or_default();
     let custom_id = field_id.trim_start_matches("customfield_");
     json!({
-        "self": format!("{base}/rest/api/3/customFieldOption/{id}"),
+        "self": format!("{base}/customFieldOption/{id}"),
         "value": option.get("value"),
         "id": id,
         "customFieldId": custom_id,
@@ -381,7 +487,7 @@ pub(crate) fn issue(
     world: &World,
     store: &IssueStore,
     issue: &StoredIssue,
-    base: &str,
+    base: Base<'_>,
     selection: &FieldSelection,
     properties: &[String],
     id_only_shape: bool,
@@ -396,7 +502,7 @@ pub(crate) fn issue(
         json!({
             "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
             "id": issue.id,
-            "self": format!("{base}/rest/api/3/issue/{}", issue.id),
+            "self": format!("{base}/issue/{}", issue.id),
             "key": issue.key,
             "fields": fields,
         })

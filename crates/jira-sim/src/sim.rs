@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-use crate::config::{Credential, HiddenEmailMatch, SimConfig, UserSearchDenied};
+use crate::config::{Credential, Flavor, HiddenEmailMatch, SimConfig, UserSearchDenied};
 use crate::directory::Directory;
 use crate::fault::{Endpoint, Fault};
 use crate::model::{CreateScreen, CustomField, IssueType, Priority, Project, User};
@@ -27,8 +27,9 @@ pub struct StoredIssue {
     pub project_key: String,
     pub issue_type_id: String,
     pub summary: String,
-    /// The ADF document, as sent (`None` once dropped by
-    /// [`SimConfig::retain_bodies`](crate::SimConfig::retain_bodies)).
+    /// The ADF document, as sent; on Data Center the wiki markup string,
+    /// as sent (see [`StoredIssue::description_text`]). `None` once
+    /// dropped by [`SimConfig::retain_bodies`](crate::SimConfig::retain_bodies).
     pub description: Option<Value>,
     /// Always set: the request's, else the project's default priority.
     pub priority_id: Option<String>,
@@ -39,6 +40,10 @@ pub struct StoredIssue {
     pub reporter: Option<String>,
     /// Account id of the caller.
     pub creator: String,
+    /// Data Center: the reporter's username at creation (`None` on Cloud).
+    pub reporter_name: Option<String>,
+    /// Data Center: the assignee's username at creation (`None` on Cloud).
+    pub assignee_name: Option<String>,
     pub labels: Vec<String>,
     /// `YYYY-MM-DD`.
     pub duedate: Option<String>,
@@ -55,6 +60,14 @@ pub struct StoredIssue {
     /// [`SimConfig::retain_bodies`](crate::SimConfig::retain_bodies)).
     /// The received bytes themselves: keeping them costs no copy.
     pub request: Bytes,
+}
+
+impl StoredIssue {
+    /// The description as the raw string sent (Data Center's wiki
+    /// markup); `None` for an ADF description or none.
+    pub fn description_text(&self) -> Option<&str> {
+        self.description.as_ref().and_then(Value::as_str)
+    }
 }
 
 /// Site configuration and directory, read by nearly every request.
@@ -115,6 +128,14 @@ impl IssueStore {
             .map(|i| &self.issues[*i])
     }
 
+    pub(crate) fn find_mut(&mut self, id_or_key: &str) -> Option<&mut StoredIssue> {
+        let at = *self
+            .by_key
+            .get(id_or_key)
+            .or_else(|| self.by_id.get(id_or_key))?;
+        self.issues.get_mut(at)
+    }
+
     /// Gives the issue its id and key (`{PROJECT}-{n}`, counting per
     /// project) and stores it; returns the id and key.
     pub(crate) fn insert(&mut self, mut issue: StoredIssue) -> (String, String) {
@@ -144,6 +165,9 @@ impl IssueStore {
 }
 
 pub(crate) struct Inner {
+    pub(crate) flavor: Flavor,
+    /// `/jira`-style, without a trailing slash; `None`: the root.
+    pub(crate) context_path: Option<String>,
     pub(crate) cloud_id: String,
     pub(crate) site_name: String,
     pub(crate) site_url: Option<String>,
@@ -167,7 +191,9 @@ pub(crate) struct Inner {
     pub(crate) oauth: Mutex<crate::oauth::OAuthState>,
 }
 
-/// A simulated Jira Cloud site. Cheap to clone: clones share state.
+/// A simulated Jira site (Cloud or Data Center, see
+/// [`SimConfig::flavor`](crate::SimConfig::flavor)). Cheap to clone:
+/// clones share state.
 #[derive(Clone)]
 pub struct Sim {
     pub(crate) inner: Arc<Inner>,
@@ -221,7 +247,13 @@ impl Sim {
             validate_adf,
             retain_bodies,
             expected_issues,
+            flavor,
+            context_path,
         } = config;
+        // `jira/`, `/jira/` and `/jira` all mean `/jira`; `/` is the root.
+        let context_path = context_path
+            .map(|p| format!("/{}", p.trim_matches('/')))
+            .filter(|p| p != "/");
         let world = World {
             directory: Directory::new(site.users),
             projects: site.projects,
@@ -231,6 +263,8 @@ impl Sim {
         };
         Sim {
             inner: Arc::new(Inner {
+                flavor,
+                context_path,
                 cloud_id,
                 site_name,
                 site_url: site_url.map(|u| u.trim_end_matches('/').to_owned()),
@@ -255,6 +289,16 @@ impl Sim {
     /// The site's cloud id.
     pub fn cloud_id(&self) -> &str {
         &self.inner.cloud_id
+    }
+
+    /// Cloud or Data Center.
+    pub fn flavor(&self) -> Flavor {
+        self.inner.flavor
+    }
+
+    /// The context path (`/jira`), normalized; `None` at the root.
+    pub fn context_path(&self) -> Option<&str> {
+        self.inner.context_path.as_deref()
     }
 
     /// Requests to `endpoint` so far (faulted ones included).
@@ -373,6 +417,11 @@ impl Sim {
     /// A user of the directory.
     pub fn user(&self, account_id: &str) -> Option<User> {
         read(&self.inner.world).directory.get(account_id).cloned()
+    }
+
+    /// The user with this Data Center username (case-insensitive).
+    pub fn user_by_name(&self, name: &str) -> Option<User> {
+        read(&self.inner.world).directory.by_name(name).cloned()
     }
 
     /// Activates or deactivates a user; `false` if there is no such user.
@@ -553,12 +602,18 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:{port}`: the site URL form's base.
+    /// `http://127.0.0.1:{port}` plus any context path (`/jira`): the
+    /// site URL form's base.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!(
+            "http://{}{}",
+            self.addr,
+            self.sim.context_path().unwrap_or_default()
+        )
     }
 
-    /// `{base_url}/ex/jira/{cloudId}`: the OAuth gateway form's base.
+    /// `{base_url}/ex/jira/{cloudId}`: the OAuth gateway form's base
+    /// (Cloud only: Data Center answers 404 there).
     pub fn gateway_url(&self) -> String {
         format!("{}/ex/jira/{}", self.base_url(), self.sim.cloud_id())
     }
@@ -582,6 +637,8 @@ mod tests {
             assignee: None,
             reporter: Some("acc".into()),
             creator: "acc".into(),
+            reporter_name: None,
+            assignee_name: None,
             labels: Vec::new(),
             duedate: None,
             parent_id: None,

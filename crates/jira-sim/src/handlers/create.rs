@@ -1,4 +1,7 @@
-//! `POST /rest/api/3/issue`: validation as Jira does it, then storage.
+//! `POST /rest/api/3/issue` (Data Center: `POST /rest/api/2/issue`):
+//! validation as Jira does it, then storage. Data Center differs only in
+//! its values: user fields by `{"name"}`, text areas and the description
+//! as wiki markup strings.
 //!
 //! Order, as on Jira: the project and issue type first (nothing else can
 //! be checked without them), then the Create issues permission, then every
@@ -33,6 +36,9 @@ const TOP_LEVEL: [&str; 5] = [
 
 const ADF_ERROR: &str =
     "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
+/// Data Center's answer to a non-string where wiki markup goes.
+const STRING_ERROR: &str = "Operation value must be a string";
+const REPORTER_NOT_A_USER: &str = "The reporter specified is not a user.";
 const SUMMARY_REQUIRED: &str = "You must specify a summary of the issue.";
 const PROPERTY_VALUE_MAX: usize = 32_768;
 
@@ -77,7 +83,7 @@ pub(crate) async fn create_issue(
     };
     match create(&sim, &ctx.caller, request, body) {
         Ok((id, key)) => {
-            let url = format!("{}/rest/api/3/issue/{id}", ctx.base);
+            let url = format!("{}/issue/{id}", ctx.links());
             json_response(
                 StatusCode::CREATED,
                 json!({ "id": id, "key": key, "self": url }),
@@ -137,6 +143,15 @@ fn create(
         .map_err(|message| ApiError::fields(BTreeMap::from([("issuetype".to_owned(), message)])))?;
 
     let screen = caller_screen(project, issue_type, caller);
+    let dc = sim.inner.flavor == crate::config::Flavor::DataCenter;
+    let caller_name = if dc {
+        world
+            .directory
+            .get(&caller.account_id)
+            .map(|u| u.name.clone())
+    } else {
+        None
+    };
 
     let mut issue = StoredIssue {
         id: String::new(),
@@ -151,6 +166,8 @@ fn create(
         assignee: None,
         reporter: Some(caller.account_id.clone()),
         creator: caller.account_id.clone(),
+        reporter_name: caller_name,
+        assignee_name: None,
         labels: Vec::new(),
         duedate: None,
         parent_id: None,
@@ -169,6 +186,7 @@ fn create(
             project,
             issue_type,
             validate_adf: sim.inner.validate_adf,
+            dc,
         };
         for (id, value) in fields.iter() {
             if id == "project" || id == "issuetype" {
@@ -444,6 +462,8 @@ struct FieldCtx<'a> {
     project: &'a Project,
     issue_type: &'a IssueType,
     validate_adf: bool,
+    /// Data Center's value formats.
+    dc: bool,
 }
 
 impl FieldCtx<'_> {
@@ -475,6 +495,12 @@ impl FieldCtx<'_> {
             "description" => {
                 if value.is_null() {
                     issue.description = None;
+                } else if self.dc {
+                    // Wiki markup: a string, kept exactly as sent.
+                    if !value.is_string() {
+                        return Err(STRING_ERROR.into());
+                    }
+                    issue.description = Some(Value::Null);
                 } else {
                     validate_adf(self.validate_adf, value).map_err(|()| ADF_ERROR.to_owned())?;
                     // A placeholder: `create` moves the document in once
@@ -484,6 +510,46 @@ impl FieldCtx<'_> {
             }
             "priority" => issue.priority_id = self.priority(value)?,
             "components" => issue.component_ids = self.components(value)?,
+            "assignee" if self.dc => {
+                let user = match dc_user_ref(value)? {
+                    DcUser::None => None,
+                    DcUser::Name(name) => {
+                        let user = self
+                            .world
+                            .directory
+                            .by_name(&name)
+                            .ok_or_else(|| format!("User '{name}' does not exist."))?;
+                        if !user.can_be_assigned() {
+                            return Err(format!("User '{name}' cannot be assigned issues."));
+                        }
+                        Some(user)
+                    }
+                    DcUser::NotAName(text) => {
+                        return Err(format!("User '{text}' does not exist."));
+                    }
+                };
+                issue.assignee = user.map(|u| u.account_id.clone());
+                issue.assignee_name = user.map(|u| u.name.clone());
+            }
+            "reporter" if self.dc => {
+                let user = match dc_user_ref(value)? {
+                    DcUser::None => None,
+                    DcUser::Name(name) => {
+                        let user = self
+                            .world
+                            .directory
+                            .by_name(&name)
+                            .ok_or_else(|| REPORTER_NOT_A_USER.to_owned())?;
+                        if !user.active {
+                            return Err("The reporter specified is not an active user.".into());
+                        }
+                        Some(user)
+                    }
+                    DcUser::NotAName(_) => return Err(REPORTER_NOT_A_USER.into()),
+                };
+                issue.reporter = user.map(|u| u.account_id.clone());
+                issue.reporter_name = user.map(|u| u.name.clone());
+            }
             "assignee" => {
                 issue.assignee = match user_ref(value)? {
                     None => None,
@@ -668,6 +734,10 @@ impl FieldCtx<'_> {
                 Value::String(_) => Ok(Some(value.clone())),
                 _ => Err("Operation value must be a string".into()),
             },
+            CustomFieldKind::TextArea if self.dc => match value {
+                Value::String(_) => Ok(Some(value.clone())),
+                _ => Err(STRING_ERROR.into()),
+            },
             CustomFieldKind::TextArea => {
                 validate_adf(self.validate_adf, value).map_err(|()| ADF_ERROR.to_owned())?;
                 Ok(Some(value.clone()))
@@ -679,6 +749,23 @@ impl FieldCtx<'_> {
                     Err("Operation value must be a number".into())
                 }
             }
+            CustomFieldKind::User if self.dc => match dc_user_ref(value)? {
+                DcUser::None => Ok(None),
+                DcUser::Name(name) => match self.world.directory.by_name(&name) {
+                    Some(user) if user.active => Ok(Some(json!({"name": user.name}))),
+                    _ => Err(format!("User '{name}' was not found in the system.")),
+                },
+                DcUser::NotAName(text) => {
+                    Err(format!("User '{text}' was not found in the system."))
+                }
+            },
+            CustomFieldKind::User => match user_ref(value)? {
+                None => Ok(None),
+                Some(id) => match self.world.directory.get(&id) {
+                    Some(user) if user.active => Ok(Some(json!({"accountId": id}))),
+                    _ => Err(format!("Account ID {id} does not exist.")),
+                },
+            },
         }
     }
 }
@@ -695,6 +782,41 @@ fn user_ref(value: &Value) -> Result<Option<String>, String> {
             .and_then(Value::as_str)
             .map(str::to_owned)),
         _ => Err("data was not an object".into()),
+    }
+}
+
+/// A Data Center user field's value.
+enum DcUser {
+    /// `null`, `{"name": null}` or `{"name": ""}`: no user.
+    None,
+    Name(String),
+    /// Anything else that is an object (`{"accountId"}`, `{"id"}`,
+    /// `{"key"}` alone): Data Center finds users by name only; the text
+    /// is what was given, for the message.
+    NotAName(String),
+}
+
+/// Data Center sets users as `{"name": "<username>"}`.
+fn dc_user_ref(value: &Value) -> Result<DcUser, String> {
+    let Value::Object(o) = value else {
+        return if value.is_null() {
+            Ok(DcUser::None)
+        } else {
+            Err("data was not an object".into())
+        };
+    };
+    match o.get("name") {
+        Some(Value::String(name)) if !name.is_empty() => Ok(DcUser::Name(name.clone())),
+        Some(Value::String(_)) | Some(Value::Null) => Ok(DcUser::None),
+        Some(_) => Err("data was not a string".into()),
+        None => {
+            let given = o
+                .values()
+                .find_map(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            Ok(DcUser::NotAName(given))
+        }
     }
 }
 

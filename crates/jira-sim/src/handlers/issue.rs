@@ -1,4 +1,5 @@
-//! Reading issues: `GET issue`, issue properties and JQL search.
+//! Reading issues: `GET issue`, issue properties and JQL search (Cloud's
+//! `search/jql`, Data Center's `search`).
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use crate::http::{ApiError, Ctx, Query, json_response};
 use crate::jql::Jql;
 use crate::render::{self, FieldSelection};
+use crate::sim::write;
 use crate::sim::{Sim, read};
 
 const ISSUE_NOT_FOUND: &str = "Issue does not exist or you do not have permission to see it.";
@@ -38,7 +40,7 @@ pub(crate) async fn get_issue(
                 &world,
                 &store,
                 found,
-                &ctx.base,
+                ctx.links(),
                 &selection,
                 &properties,
                 false,
@@ -67,6 +69,115 @@ pub(crate) async fn get_property(
         ))
         .into_response(),
     }
+}
+
+const PROPERTY_VALUE_MAX: usize = 32_768;
+
+/// Data Center: `PUT issue/{key}/properties/{propertyKey}` with the value
+/// as the body (any JSON): 201 when new, 200 when replaced. Entity
+/// properties exist on Data Center; Cloud's simulator sets them only at
+/// create (this route is not served there).
+pub(crate) async fn put_property(
+    State(sim): State<Sim>,
+    Extension(ctx): Extension<Ctx>,
+    Path((issue, property)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            return ApiError::bad_request("The property value must be a valid JSON.")
+                .into_response();
+        }
+    };
+    if property.chars().count() > 255 {
+        return ApiError::bad_request("The property key cannot be longer than 255 characters.")
+            .into_response();
+    }
+    if body.len() > PROPERTY_VALUE_MAX {
+        return ApiError::bad_request(format!(
+            "The property value cannot be longer than {PROPERTY_VALUE_MAX} bytes."
+        ))
+        .into_response();
+    }
+    let mut store = write(&sim.inner.issues);
+    let Some(found) = store
+        .find_mut(&issue)
+        .filter(|found| ctx.caller.browses(&found.project_key))
+    else {
+        return ApiError::not_found(ISSUE_NOT_FOUND).into_response();
+    };
+    match found.properties.insert(property, value) {
+        None => StatusCode::CREATED.into_response(),
+        Some(_) => StatusCode::OK.into_response(),
+    }
+}
+
+/// Data Center's `GET search?jql=&startAt=&maxResults=&fields=`: offset
+/// pages with a total. Without `fields`, every navigable field (Data
+/// Center's default). Issue properties are never returned, and JQL on
+/// `issue.property[...]` is refused: a stock Data Center indexes no
+/// property (an app must declare the index).
+pub(crate) async fn search_dc(
+    State(sim): State<Sim>,
+    Extension(ctx): Extension<Ctx>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let (start, max) = match (query.int("startAt", 0), query.int("maxResults", 50)) {
+        (Ok(s), Ok(m)) => (s, m.min(DC_SEARCH_MAX)),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
+    let jql = query.get("jql").unwrap_or_default();
+    if let Some(field) = property_clause(jql) {
+        return ApiError::bad_request(format!(
+            "Field '{field}' does not exist or you do not have permission to view it."
+        ))
+        .into_response();
+    }
+    let selection = FieldSelection::parse(&query.list("fields"), true);
+    let world = read(&sim.inner.world);
+    let store = read(&sim.inner.issues);
+    let compiled = match Jql::compile(jql, &world, &store, &ctx.caller, ctx.flavor) {
+        Ok(c) => c,
+        Err(e) => return ApiError::bad_request(e).into_response(),
+    };
+    let mut found = compiled.run(&store);
+    found.retain(|issue| ctx.caller.browses(&issue.project_key));
+    let lag = sim.search_lag();
+    if !lag.is_zero() {
+        let now = std::time::SystemTime::now();
+        found.retain(|issue| issue.created + lag <= now);
+    }
+    let issues: Vec<Value> = found
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|issue| render::issue(&world, &store, issue, ctx.links(), &selection, &[], false))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({
+            "expand": "schema,names",
+            "startAt": start,
+            "maxResults": max,
+            "total": found.len(),
+            "issues": issues,
+        }),
+    )
+}
+
+/// Data Center's `jira.search.views.default.max`.
+const DC_SEARCH_MAX: usize = 1000;
+
+/// The first `issue.property[...]` field of a query, as written.
+fn property_clause(jql: &str) -> Option<&str> {
+    let at = jql.to_ascii_lowercase().find("issue.property")?;
+    let rest = &jql[at..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, '=' | '!' | '<' | '>' | '~'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 /// The search parameters, from the query string or the JSON body.
@@ -199,8 +310,8 @@ fn search(sim: &Sim, ctx: &Ctx, params: SearchParams) -> Result<Response, ApiErr
     let selection = FieldSelection::parse(&params.fields, false);
     let world = read(&sim.inner.world);
     let store = read(&sim.inner.issues);
-    let jql =
-        Jql::compile(&params.jql, &world, &store, &ctx.caller).map_err(ApiError::bad_request)?;
+    let jql = Jql::compile(&params.jql, &world, &store, &ctx.caller, ctx.flavor)
+        .map_err(ApiError::bad_request)?;
     // Issues of projects the caller cannot browse are not found.
     let mut found = jql.run(&store);
     found.retain(|issue| ctx.caller.browses(&issue.project_key));
@@ -219,7 +330,7 @@ fn search(sim: &Sim, ctx: &Ctx, params: SearchParams) -> Result<Response, ApiErr
                 &world,
                 &store,
                 issue,
-                &ctx.base,
+                ctx.links(),
                 &selection,
                 &params.properties,
                 true,

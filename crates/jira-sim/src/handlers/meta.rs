@@ -9,12 +9,13 @@ use serde_json::{Value, json};
 
 use crate::config::Permission;
 use crate::handlers::create::caller_screen;
-use crate::http::{ApiError, Caller, Ctx, Query, json_response};
+use crate::http::{ApiError, Caller, Ctx, Query, SiteBase, json_response};
 use crate::model::{CustomFieldKind, IssueType, Project};
-use crate::render;
+use crate::render::{self, Base};
 use crate::sim::{Sim, World, read};
 
 const CREATEMETA_MAX: usize = 200;
+const DC_CREATEMETA_MAX: usize = 200;
 const PROJECT_SEARCH_MAX: usize = 100;
 
 /// A project the caller can see, else Jira's 404.
@@ -49,6 +50,100 @@ fn page_params(query: &Query, max_limit: usize) -> Result<(usize, usize), ApiErr
     Ok((start, max))
 }
 
+/// Create metadata's page: Cloud refuses more than 200 per page; Data
+/// Center takes at most [`DC_CREATEMETA_MAX`], 50 by default like Cloud.
+fn createmeta_page(query: &Query, dc: bool) -> Result<(usize, usize), ApiError> {
+    if dc {
+        let start = query.int("startAt", 0)?;
+        let max = query.int("maxResults", 50)?;
+        Ok((start, max.min(DC_CREATEMETA_MAX)))
+    } else {
+        page_params(query, CREATEMETA_MAX)
+    }
+}
+
+/// Data Center's paged answer (`values`, `isLast`), as its createmeta
+/// gives it.
+fn dc_page(start: usize, max: usize, total: usize, values: Vec<Value>) -> Value {
+    json!({
+        "maxResults": max,
+        "startAt": start,
+        "total": total,
+        "isLast": start.saturating_add(max) >= total,
+        "values": values,
+    })
+}
+
+/// Data Center: `GET project`, every project the caller can browse as a
+/// plain array (no paging), by name as Jira lists them.
+pub(crate) async fn project_list(
+    State(sim): State<Sim>,
+    Extension(ctx): Extension<Ctx>,
+) -> Response {
+    let world = read(&sim.inner.world);
+    let mut projects: Vec<&Project> = world
+        .projects
+        .iter()
+        .filter(|p| ctx.caller.browses(&p.key))
+        .collect();
+    projects.sort_by(|a, b| a.name.cmp(&b.name));
+    let list: Vec<Value> = projects
+        .iter()
+        .map(|p| {
+            let mut v = render::project_ref(p, ctx.links());
+            v["expand"] = json!("description,lead,url,projectKeys");
+            v
+        })
+        .collect();
+    json_response(StatusCode::OK, Value::Array(list))
+}
+
+/// The version Data Center mode reports: a 9.12 Long Term Support
+/// release.
+const DC_VERSION: [u32; 3] = [9, 12, 4];
+
+/// `GET serverInfo` (no authentication, as on Jira): Cloud reports its
+/// rolling `1001.0.0-SNAPSHOT`, Data Center a 9.x version; both
+/// Data Center and Server say `deploymentType: "Server"`.
+pub(crate) async fn server_info(
+    State(sim): State<Sim>,
+    Extension(SiteBase(base)): Extension<SiteBase>,
+) -> Response {
+    let now = crate::time::format_jira(crate::time::now_ms());
+    let body = match sim.inner.flavor {
+        crate::config::Flavor::DataCenter => {
+            let [major, minor, patch] = DC_VERSION;
+            json!({
+                "baseUrl": base,
+                "version": format!("{major}.{minor}.{patch}"),
+                "versionNumbers": DC_VERSION,
+                "deploymentType": "Server",
+                "buildNumber": major * 100_000 + minor * 1_000 + patch,
+                "buildDate": "2024-10-01T00:00:00.000+0000",
+                "serverTime": now,
+                "scmInfo": "0000000000000000000000000000000000000000",
+                "serverTitle": "Jira",
+            })
+        }
+        crate::config::Flavor::Cloud => {
+            let url = sim.inner.site_url.clone().unwrap_or(base);
+            json!({
+                "baseUrl": url,
+                "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0],
+                "deploymentType": "Cloud",
+                "buildNumber": 100_300,
+                "buildDate": "2026-11-30T00:00:00.000+0000",
+                "serverTime": now,
+                "scmInfo": "0000000000000000000000000000000000000000",
+                "serverTitle": "Jira",
+                "defaultLocale": {"locale": "en_US"},
+            })
+        }
+    };
+    json_response(StatusCode::OK, body)
+}
+
 pub(crate) async fn project(
     State(sim): State<Sim>,
     Extension(ctx): Extension<Ctx>,
@@ -56,7 +151,7 @@ pub(crate) async fn project(
 ) -> Response {
     let world = read(&sim.inner.world);
     match visible_project(&world, &ctx.caller, &project) {
-        Ok(p) => json_response(StatusCode::OK, render::project(p, &world, &ctx.base)),
+        Ok(p) => json_response(StatusCode::OK, render::project(p, &world, ctx.links())),
         Err(e) => e.into_response(),
     }
 }
@@ -72,7 +167,7 @@ pub(crate) async fn project_components(
             let components: Vec<Value> = p
                 .components
                 .iter()
-                .map(|c| render::component(c, p, &ctx.base))
+                .map(|c| render::component(c, p, ctx.links()))
                 .collect();
             json_response(StatusCode::OK, Value::Array(components))
         }
@@ -121,7 +216,7 @@ pub(crate) async fn project_search(
         .skip(start)
         .take(max)
         .map(|p| {
-            let mut v = render::project_ref(p, &ctx.base);
+            let mut v = render::project_ref(p, ctx.links());
             v["expand"] = json!("description,lead,issueTypes,url,projectKeys,permissions,insight");
             v["style"] = json!("classic");
             v["isPrivate"] = json!(false);
@@ -153,7 +248,7 @@ pub(crate) async fn priorities(State(sim): State<Sim>, Extension(ctx): Extension
     let list: Vec<Value> = world
         .priorities
         .iter()
-        .map(|p| render::priority(p, &ctx.base))
+        .map(|p| render::priority(p, ctx.links()))
         .collect();
     json_response(StatusCode::OK, Value::Array(list))
 }
@@ -187,7 +282,7 @@ pub(crate) async fn priority_search(
                 .is_none_or(|n| p.name.to_lowercase().contains(n))
         })
         .filter(|p| !only_default || p.is_default)
-        .map(|p| render::priority_with_default(p, &ctx.base))
+        .map(|p| render::priority_with_default(p, ctx.links()))
         .collect();
     let total = matching.len();
     let values: Vec<Value> = matching.into_iter().skip(start).take(max).collect();
@@ -230,7 +325,7 @@ pub(crate) async fn createmeta_issue_types(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = Query::parse(raw.as_deref());
-    let (start, max) = match page_params(&query, CREATEMETA_MAX) {
+    let (start, max) = match createmeta_page(&query, ctx.dc()) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -244,8 +339,11 @@ pub(crate) async fn createmeta_issue_types(
         .iter()
         .skip(start)
         .take(max)
-        .map(|t| render::issue_type(t, &ctx.base))
+        .map(|t| render::issue_type(t, ctx.links()))
         .collect();
+    if ctx.dc() {
+        return json_response(StatusCode::OK, dc_page(start, max, types.len(), page));
+    }
     json_response(
         StatusCode::OK,
         json!({
@@ -264,7 +362,7 @@ pub(crate) async fn createmeta_fields(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = Query::parse(raw.as_deref());
-    let (start, max) = match page_params(&query, CREATEMETA_MAX) {
+    let (start, max) = match createmeta_page(&query, ctx.dc()) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -293,12 +391,15 @@ pub(crate) async fn createmeta_fields(
                 issue_type,
                 id,
                 screen.is_required(id),
-                &ctx.base,
+                ctx.links(),
             )
         })
         .collect();
     let total = fields.len();
     let page: Vec<Value> = fields.into_iter().skip(start).take(max).collect();
+    if ctx.dc() {
+        return json_response(StatusCode::OK, dc_page(start, max, total, page));
+    }
     json_response(
         StatusCode::OK,
         json!({
@@ -317,7 +418,7 @@ fn field_meta(
     issue_type: &IssueType,
     id: &str,
     required: bool,
-    base: &str,
+    base: Base<'_>,
 ) -> Value {
     let system = |kind: &str| json!({"type": kind, "system": id});
     let mut has_default = false;
@@ -343,17 +444,28 @@ fn field_meta(
             has_default = true;
             extra.insert(
                 "autoCompleteUrl".into(),
-                json!(format!("{base}/rest/api/3/user/search?query=")),
+                json!(if base.dc() {
+                    format!("{base}/user/search?username=")
+                } else {
+                    format!("{base}/user/search?query=")
+                }),
             );
             ("Reporter".into(), system("user"), vec!["set"])
         }
         "assignee" => {
             extra.insert(
                 "autoCompleteUrl".into(),
-                json!(format!(
-                    "{base}/rest/api/3/user/assignable/search?project={}&query=",
-                    project.key
-                )),
+                json!(if base.dc() {
+                    format!(
+                        "{base}/user/assignable/search?project={}&username=",
+                        project.key
+                    )
+                } else {
+                    format!(
+                        "{base}/user/assignable/search?project={}&query=",
+                        project.key
+                    )
+                }),
             );
             ("Assignee".into(), system("user"), vec!["set"])
         }
@@ -409,7 +521,7 @@ fn field_meta(
                         .iter()
                         .map(|o| {
                             json!({
-                                "self": format!("{base}/rest/api/3/customFieldOption/{}", o.id),
+                                "self": format!("{base}/customFieldOption/{}", o.id),
                                 "value": o.value,
                                 "id": o.id,
                             })
@@ -431,6 +543,17 @@ fn field_meta(
                         (custom("string"), vec!["set"])
                     }
                     CustomFieldKind::Number => (custom("number"), vec!["set"]),
+                    CustomFieldKind::User => {
+                        extra.insert(
+                            "autoCompleteUrl".into(),
+                            json!(if base.dc() {
+                                format!("{base}/user/picker?query=")
+                            } else {
+                                format!("{base}/user/search?query=")
+                            }),
+                        );
+                        (custom("user"), vec!["set"])
+                    }
                 };
                 (def.name.clone(), schema, ops)
             }

@@ -70,7 +70,7 @@ pub(crate) async fn user_search(
         (_, Some(id)) => directory
             .get(id)
             .filter(|u| u.active)
-            .map(|u| render::user(u, &ctx.base, false))
+            .map(|u| render::user(u, ctx.links(), false))
             .into_iter()
             .skip(start)
             .take(max)
@@ -82,11 +82,57 @@ pub(crate) async fn user_search(
                 .into_iter()
                 .skip(start)
                 .take(max)
-                .map(|i| render::user(&directory.users()[i], &ctx.base, false))
+                .map(|i| render::user(&directory.users()[i], ctx.links(), false))
                 .collect()
         }
         (None, None) => Vec::new(),
     };
+    json_response(StatusCode::OK, Value::Array(users))
+}
+
+/// Data Center's `user/search` looks at the first 100 matches only
+/// (`startAt + maxResults`).
+const DC_USER_SEARCH_WINDOW: usize = 100;
+
+/// Data Center: `GET user/search?username=` matches usernames, emails and
+/// display names by prefix; active users only unless `includeInactive`
+/// (and `includeActive=false` leaves the active ones out).
+pub(crate) async fn user_search_dc(
+    State(sim): State<Sim>,
+    Extension(ctx): Extension<Ctx>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let (start, max) = match (query.int("startAt", 0), query.int("maxResults", 50)) {
+        (Ok(s), Ok(m)) => (s, m),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
+    let Some(text) = query.get("username").filter(|q| !q.trim().is_empty()) else {
+        return ApiError::bad_request("The username query parameter was not provided")
+            .into_response();
+    };
+    let flag = |key: &str, default: bool| match query.get(key) {
+        Some(v) => v.eq_ignore_ascii_case("true"),
+        None => default,
+    };
+    let include_active = flag("includeActive", true);
+    let include_inactive = flag("includeInactive", false);
+    if !ctx.caller.has(Permission::UserPicker) {
+        return match sim.inner.user_search_denied {
+            UserSearchDenied::Empty => json_response(StatusCode::OK, json!([])),
+            UserSearchDenied::Forbidden => no_user_permission().into_response(),
+        };
+    }
+    let world = read(&sim.inner.world);
+    let directory = &world.directory;
+    let limit = start.saturating_add(max).min(DC_USER_SEARCH_WINDOW);
+    let users: Vec<Value> = directory
+        .search_dc(text, include_active, include_inactive, limit)
+        .into_iter()
+        .skip(start)
+        .take(max)
+        .map(|i| render::user(&directory.users()[i], ctx.links(), false))
+        .collect();
     json_response(StatusCode::OK, Value::Array(users))
 }
 
@@ -110,7 +156,7 @@ pub(crate) async fn users_search(
         .iter()
         .skip(start)
         .take(max)
-        .map(|u| render::user(u, &ctx.base, false))
+        .map(|u| render::user(u, ctx.links(), false))
         .collect();
     json_response(StatusCode::OK, Value::Array(users))
 }
@@ -124,7 +170,11 @@ pub(crate) async fn myself(State(sim): State<Sim>, Extension(ctx): Extension<Ctx
             )
             .into_response();
     };
-    let mut body = render::user(user, &ctx.base, true);
+    let mut body = render::user(user, ctx.links(), true);
+    if ctx.dc() {
+        body["deleted"] = json!(false);
+        body["locale"] = json!("en_US");
+    }
     body["groups"] = json!({"size": 1, "items": []});
     body["applicationRoles"] = json!({"size": 1, "items": []});
     body["expand"] = json!("groups,applicationRoles");

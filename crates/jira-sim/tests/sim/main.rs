@@ -4,6 +4,7 @@
 mod auth;
 mod common;
 mod create;
+mod dc;
 mod faults;
 mod meta;
 mod oauth;
