@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jira::{ApiBase, Auth, ClientConfig, JiraClient, RetryPolicy};
+use jira::{ApiBase, Auth, ClientConfig, Flavor, JiraClient, RetryPolicy};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, FlavorSetting};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi, yaml};
 use crate::health::Readiness;
@@ -170,7 +170,29 @@ pub fn jira_client_observed(
     };
     client_config.max_requests_per_second = jira.max_requests_per_second;
     client_config.observer = observer;
-    let auth = match jira.auth {
+    // `auto` is resolved by `open` before any client is built for serving;
+    // a client built before that (detection itself) speaks Cloud's v3
+    // only where nothing depends on it.
+    client_config.flavor = flavor_of(config);
+    Ok(JiraClient::new(client_config, server_auth(config)?)?)
+}
+
+/// The flavour a configuration names: the fixed one, Cloud for OAuth
+/// (Atlassian's gateway is Cloud only), else Cloud until detected.
+pub fn flavor_of(config: &Config) -> Flavor {
+    match (config.jira.auth, config.jira.flavor.fixed()) {
+        (AuthMode::Oauth, _) => Flavor::Cloud,
+        (AuthMode::Pat | AuthMode::Password, None) => Flavor::DataCenter,
+        (_, Some(flavor)) => flavor,
+        (_, None) => Flavor::Cloud,
+    }
+}
+
+/// The server's own credential for its mode (none where each call brings
+/// or is given its own).
+fn server_auth(config: &Config) -> anyhow::Result<Auth> {
+    let jira = &config.jira;
+    Ok(match jira.auth {
         // The token is set per call (see `TokenManager::access_token`).
         AuthMode::Passthrough | AuthMode::Oauth => Auth::None,
         AuthMode::ApiToken => Auth::Basic {
@@ -180,8 +202,62 @@ pub fn jira_client_observed(
                 .clone()
                 .context("jira.api_token is not set")?,
         },
-    };
-    Ok(JiraClient::new(client_config, auth)?)
+        AuthMode::Pat => Auth::Bearer(jira.pat.clone().context("jira.pat is not set")?),
+        AuthMode::Password => Auth::Basic {
+            email: jira.username.clone().context("jira.username is not set")?,
+            token: jira.password.clone().context("jira.password is not set")?,
+        },
+    })
+}
+
+/// Settles `jira.flavor = "auto"`: asks `GET /rest/api/2/serverInfo` once
+/// (which both Cloud and Data Center answer) and fixes the flavour in the
+/// configuration, so that everything built from it agrees. A Jira that
+/// cannot be asked stops the start with what to set instead.
+pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<Flavor> {
+    if config.jira.flavor != FlavorSetting::Auto
+        || matches!(
+            config.jira.auth,
+            AuthMode::Oauth | AuthMode::Pat | AuthMode::Password
+        )
+    {
+        let flavor = flavor_of(config);
+        tracing::info!(flavor = %flavor, "Jira flavour (configured)");
+        config.jira.flavor = setting(flavor);
+        return Ok(flavor);
+    }
+    let client = jira_client(config, None)?;
+    let info = client.server_info().await.with_context(|| {
+        "jira.flavor = auto: cannot read the Jira's serverInfo; set jira.flavor (--flavor) to cloud or datacenter"
+    })?;
+    let flavor = info.flavor();
+    tracing::info!(
+        flavor = %flavor,
+        deployment_type = %info.deployment_type,
+        version = %info.version,
+        "Jira flavour (detected from serverInfo)"
+    );
+    if flavor == Flavor::Cloud
+        && config.jira.auth.is_static_server_credential()
+        && config.jira.auth != AuthMode::ApiToken
+    {
+        anyhow::bail!("this Jira is Cloud: auth = pat or password is for Data Center and Server");
+    }
+    if flavor == Flavor::DataCenter && config.jira.auth == AuthMode::ApiToken {
+        anyhow::bail!(
+            "this Jira is Data Center or Server (serverInfo says {}): use auth = pat, password or passthrough",
+            info.deployment_type
+        );
+    }
+    config.jira.flavor = setting(flavor);
+    Ok(flavor)
+}
+
+fn setting(flavor: Flavor) -> FlavorSetting {
+    match flavor {
+        Flavor::Cloud => FlavorSetting::Cloud,
+        Flavor::DataCenter => FlavorSetting::DataCenter,
+    }
 }
 
 /// `…/ex/jira/<cloudId>` is the OAuth gateway with a known cloud id; the
@@ -305,9 +381,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 /// task, which the caller keeps), the OAuth connection, the state. Shared
 /// by the HTTP server and `jira-action mcp` (stdio).
 pub async fn open(
-    config: Config,
+    mut config: Config,
     public_url: &str,
 ) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
+    resolve_flavor(&mut config).await?;
     let store = Store::open(&config.store.url, config.store.max_connections)
         .await
         .with_context(|| format!("cannot open the store {}", redact(&config.store.url)))?;

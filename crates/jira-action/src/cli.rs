@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, FlavorSetting};
 use crate::glean::{manifest, openapi, yaml};
 
 /// A secret given as a flag or environment variable (a token, a client
@@ -164,6 +164,19 @@ struct ServeArgs {
     /// api-token mode: the API token (prefer the environment variable).
     #[arg(long, env = "JIRA_ACTION_API_TOKEN", hide_env_values = true)]
     api_token: Option<SecretArg>,
+    /// Which Jira: cloud, datacenter (Data Center or Server), or auto (ask serverInfo at start).
+    /// With --sandbox: which the embedded simulator plays.
+    #[arg(long, value_enum, env = "JIRA_ACTION_JIRA_FLAVOR")]
+    flavor: Option<FlavorSetting>,
+    /// pat mode (Data Center): the personal access token (prefer the environment variable).
+    #[arg(long, env = "JIRA_ACTION_JIRA_PAT", hide_env_values = true)]
+    jira_pat: Option<SecretArg>,
+    /// password mode (Data Center): the Jira username.
+    #[arg(long, env = "JIRA_ACTION_JIRA_USERNAME")]
+    jira_username: Option<String>,
+    /// password mode (Data Center): the password (prefer the environment variable).
+    #[arg(long, env = "JIRA_ACTION_JIRA_PASSWORD", hide_env_values = true)]
+    jira_password: Option<SecretArg>,
     /// The tool's public base URL (for the OpenAPI document and manifest).
     #[arg(long, env = "JIRA_ACTION_PUBLIC_URL")]
     public_url: Option<Url>,
@@ -224,6 +237,18 @@ impl ServeArgs {
         }
         if let Some(token) = &self.api_token {
             config.jira.api_token = Some(SecretString::from(token.0.clone()));
+        }
+        if let Some(flavor) = self.flavor {
+            config.jira.flavor = flavor;
+        }
+        if let Some(pat) = &self.jira_pat {
+            config.jira.pat = Some(SecretString::from(pat.0.clone()));
+        }
+        if let Some(username) = &self.jira_username {
+            config.jira.username = Some(username.clone());
+        }
+        if let Some(password) = &self.jira_password {
+            config.jira.password = Some(SecretString::from(password.0.clone()));
         }
         if let Some(url) = &self.public_url {
             config.public_url = Some(url.clone());

@@ -25,6 +25,48 @@ pub enum AuthMode {
     /// made once with `jira-action oauth login`, and refreshes it itself;
     /// calls go through the gateway `api.atlassian.com/ex/jira/<cloudId>`.
     Oauth,
+    /// Data Center and Server (8.14 and later): the server's own personal
+    /// access token, sent as `Authorization: Bearer`.
+    Pat,
+    /// Data Center and Server: the server's own username and password
+    /// (HTTP Basic), for servers without personal access tokens.
+    Password,
+}
+
+impl AuthMode {
+    /// A credential of the server's own that never changes while it runs
+    /// (an API token, a personal access token, a password): one shared
+    /// client, shared caches.
+    pub fn is_static_server_credential(self) -> bool {
+        matches!(
+            self,
+            AuthMode::ApiToken | AuthMode::Pat | AuthMode::Password
+        )
+    }
+}
+
+/// Which Jira the server talks to, as configured: `auto` asks
+/// `GET /rest/api/2/serverInfo` once at start.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FlavorSetting {
+    #[default]
+    Auto,
+    Cloud,
+    #[serde(rename = "datacenter")]
+    #[value(name = "datacenter")]
+    DataCenter,
+}
+
+impl FlavorSetting {
+    /// The flavour, when it is not left to detection.
+    pub fn fixed(self) -> Option<jira::Flavor> {
+        match self {
+            FlavorSetting::Auto => None,
+            FlavorSetting::Cloud => Some(jira::Flavor::Cloud),
+            FlavorSetting::DataCenter => Some(jira::Flavor::DataCenter),
+        }
+    }
 }
 
 /// How the `description` field is read.
@@ -315,12 +357,22 @@ pub struct JiraConfig {
     /// Look up the cloud id of `site_url` in the gateway's
     /// `accessible-resources` (implied when `url` is `https://api.atlassian.com`).
     pub discover_cloud_id: bool,
+    /// `cloud`, `datacenter` (Data Center or Server), or `auto`: read
+    /// `serverInfo` once at start and say which it found.
+    pub flavor: FlavorSetting,
     pub auth: AuthMode,
     /// `api-token` mode: the Atlassian account email the token belongs to.
     pub email: Option<String>,
     /// `api-token` mode: the API token. Prefer the environment variable
     /// `JIRA_ACTION_API_TOKEN` to a file.
     pub api_token: Option<SecretString>,
+    /// `pat` mode: the personal access token. Prefer the environment
+    /// variable `JIRA_ACTION_JIRA_PAT` to a file.
+    pub pat: Option<SecretString>,
+    /// `password` mode: the Jira username.
+    pub username: Option<String>,
+    /// `password` mode: its password. Prefer `JIRA_ACTION_JIRA_PASSWORD`.
+    pub password: Option<SecretString>,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     /// The most time one Glean request may spend waiting to retry Jira.
@@ -400,9 +452,13 @@ impl Default for JiraConfig {
             url: None,
             site_url: None,
             discover_cloud_id: false,
+            flavor: FlavorSetting::default(),
             auth: AuthMode::default(),
             email: None,
             api_token: None,
+            pat: None,
+            username: None,
+            password: None,
             connect_timeout_ms: 5_000,
             request_timeout_ms: 10_000,
             retry_budget_ms: 20_000,
@@ -486,6 +542,30 @@ impl Config {
                 "auth = api-token needs jira.email and jira.api_token (JIRA_ACTION_API_TOKEN)"
                     .into(),
             ));
+        }
+        if jira.auth == AuthMode::Pat && jira.pat.is_none() {
+            return Err(ConfigError::Invalid(
+                "auth = pat needs jira.pat (JIRA_ACTION_JIRA_PAT): a personal access token".into(),
+            ));
+        }
+        if jira.auth == AuthMode::Password && (jira.username.is_none() || jira.password.is_none()) {
+            return Err(ConfigError::Invalid(
+                "auth = password needs jira.username and jira.password (JIRA_ACTION_JIRA_PASSWORD)"
+                    .into(),
+            ));
+        }
+        match (jira.auth, jira.flavor) {
+            (AuthMode::Pat | AuthMode::Password, FlavorSetting::Cloud) => {
+                return Err(ConfigError::Invalid(
+                    "auth = pat and auth = password are for Jira Data Center and Server; on Cloud use api-token or oauth (or set jira.flavor = \"datacenter\")".into(),
+                ));
+            }
+            (AuthMode::ApiToken | AuthMode::Oauth, FlavorSetting::DataCenter) => {
+                return Err(ConfigError::Invalid(
+                    "auth = api-token and auth = oauth are for Jira Cloud; on Data Center use pat, password or passthrough".into(),
+                ));
+            }
+            _ => {}
         }
         for (level, id) in &jira.priorities {
             let level_ok = level.parse::<u8>().is_ok_and(|l| (1..=5).contains(&l));

@@ -119,7 +119,7 @@ async fn jira_checks(
     out: &mut Vec<Finding>,
 ) {
     let client = match (config.jira.auth, &options.authorization) {
-        (AuthMode::ApiToken | AuthMode::Oauth, _) => client,
+        (AuthMode::ApiToken | AuthMode::Oauth | AuthMode::Pat | AuthMode::Password, _) => client,
         (AuthMode::Passthrough, Some(header)) => client.with_auth(Auth::Header(header.clone())),
         (AuthMode::Passthrough, None) => {
             out.push(reachable(&client).await);

@@ -3,28 +3,45 @@
 
 use std::net::SocketAddr;
 
-use jira_sim::{Sim, SimConfig, SimHandle, Site};
+use jira_sim::{Flavor, Sim, SimConfig, SimHandle, Site, demo};
 use secrecy::SecretString;
 
-use crate::config::{AuthMode, Config, StoreConfig};
+use crate::config::{AuthMode, Config, FlavorSetting, StoreConfig};
 
 /// The demo site's admin credentials (the simulator's defaults).
 pub const SANDBOX_EMAIL: &str = "admin@example.com";
 pub const SANDBOX_TOKEN: &str = "sandbox-token";
 
-/// Starts the simulator and points the configuration at it.
+/// Starts the simulator and points the configuration at it: Jira Cloud,
+/// or with `jira.flavor = "datacenter"` (`--flavor datacenter`) a Data
+/// Center server under the context path `/jira`, reached with the demo
+/// admin's personal access token.
 pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHandle> {
+    let data_center = config.jira.flavor == FlavorSetting::DataCenter;
     let sim = Sim::spawn(SimConfig {
         site: Site::demo(users),
+        flavor: if data_center {
+            Flavor::DataCenter
+        } else {
+            Flavor::Cloud
+        },
+        context_path: data_center.then(|| "/jira".to_owned()),
         ..SimConfig::default()
     })
     .await?;
     let url = url::Url::parse(&sim.base_url())?;
     config.jira.url = Some(url.clone());
     config.jira.site_url = Some(url);
-    config.jira.auth = AuthMode::ApiToken;
-    config.jira.email = Some(SANDBOX_EMAIL.to_owned());
-    config.jira.api_token = Some(SecretString::from(SANDBOX_TOKEN.to_owned()));
+    if data_center {
+        config.jira.auth = AuthMode::Pat;
+        config.jira.pat = Some(SecretString::from(demo::ADMIN_PAT.to_owned()));
+    } else {
+        // Pinned rather than detected: the sandbox knows what it started.
+        config.jira.flavor = FlavorSetting::Cloud;
+        config.jira.auth = AuthMode::ApiToken;
+        config.jira.email = Some(SANDBOX_EMAIL.to_owned());
+        config.jira.api_token = Some(SecretString::from(SANDBOX_TOKEN.to_owned()));
+    }
     // A fresh store per run, in the temp dir: the simulator starts empty,
     // so answers remembered from an earlier run would name issues that no
     // longer exist.
@@ -36,7 +53,12 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHan
         }
         config.store.url = path.display().to_string();
     }
-    tracing::info!(jira = %sim.base_url(), users, "sandbox: embedded Jira simulator started");
+    tracing::info!(
+        jira = %sim.base_url(),
+        users,
+        flavor = if data_center { "datacenter" } else { "cloud" },
+        "sandbox: embedded Jira simulator started"
+    );
     Ok(sim)
 }
 

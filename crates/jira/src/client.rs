@@ -4,11 +4,13 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::auth::Auth;
 use crate::error::{Error, ErrorBody};
+use crate::flavor::Flavor;
 use crate::limiter::Limiter;
 use crate::model::*;
 use crate::observe::{CallRecord, Observer, RateLimitInfo};
@@ -30,6 +32,8 @@ pub enum ApiBase {
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub base: ApiBase,
+    /// Cloud or Data Center: the API version and the forms that differ.
+    pub flavor: Flavor,
     /// The site for browse links (`<site>/browse/KEY`). Required with the
     /// gateway forms; defaults to the site URL otherwise.
     pub site_url: Option<Url>,
@@ -48,6 +52,7 @@ impl ClientConfig {
     pub fn new(base: ApiBase) -> Self {
         ClientConfig {
             base,
+            flavor: Flavor::Cloud,
             site_url: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
@@ -141,6 +146,10 @@ pub enum Call {
     AccessibleResources,
     CreateMetaFields,
     SearchJql,
+    /// Data Center's `GET /search` (offset paging).
+    Search,
+    IssueProperty,
+    ServerInfo,
     MyPermissions,
 }
 
@@ -157,6 +166,9 @@ impl Call {
             Call::AccessibleResources => "accessible_resources",
             Call::CreateMetaFields => "createmeta_fields",
             Call::SearchJql => "search_jql",
+            Call::Search => "search",
+            Call::IssueProperty => "issue_property",
+            Call::ServerInfo => "server_info",
             Call::MyPermissions => "mypermissions",
         }
     }
@@ -176,13 +188,14 @@ impl JiraClient {
             .build()
             .map_err(Error::from_reqwest)?;
         let api_root = OnceCell::new();
+        let version = config.flavor.api_version();
         let site_url = match &config.base {
             ApiBase::Site(url) => {
-                let _ = api_root.set(rest_root(url)?);
+                let _ = api_root.set(rest_root(url, version)?);
                 Some(config.site_url.clone().unwrap_or_else(|| url.clone()))
             }
             ApiBase::Gateway { api_url, cloud_id } => {
-                let _ = api_root.set(rest_root(&gateway_url(api_url, cloud_id)?)?);
+                let _ = api_root.set(rest_root(&gateway_url(api_url, cloud_id)?, version)?);
                 config.site_url.clone()
             }
             ApiBase::GatewayDiscover { .. } => config.site_url.clone(),
@@ -225,16 +238,74 @@ impl JiraClient {
         format!("{site}/browse/{key}")
     }
 
-    /// `GET /user/search?query=`: users whose name or email starts with
-    /// `query` (never the whole directory).
+    /// Which Jira this client talks to.
+    pub fn flavor(&self) -> Flavor {
+        self.inner.config.flavor
+    }
+
+    /// How a user field names the user `id` (an account id on Cloud, a
+    /// username on Data Center).
+    pub fn user_ref(&self, id: impl Into<String>) -> UserRef {
+        match self.flavor() {
+            Flavor::Cloud => UserRef::AccountId(id.into()),
+            Flavor::DataCenter => UserRef::Username(id.into()),
+        }
+    }
+
+    /// `GET /user/search`: users whose name or email starts with `query`
+    /// (never the whole directory). Cloud takes `query=`; Data Center
+    /// takes `username=`, which there matches username, name or email.
     pub async fn search_users(&self, query: &str, max_results: u32) -> Result<Vec<User>, Error> {
         let max = max_results.to_string();
+        let key = match self.flavor() {
+            Flavor::Cloud => "query",
+            Flavor::DataCenter => "username",
+        };
         self.get(
             Call::UserSearch,
             &["user", "search"],
-            &[("query", query), ("maxResults", &max)],
+            &[(key, query), ("maxResults", &max)],
         )
         .await
+    }
+
+    /// `GET /rest/api/2/serverInfo`: the deployment type and version. Asked
+    /// on v2, which both Cloud and Data Center serve, before the flavour is
+    /// known; only for a site URL (the OAuth gateway is always Cloud).
+    pub async fn server_info(&self) -> Result<ServerInfo, Error> {
+        let ApiBase::Site(site) = &self.inner.config.base else {
+            return Err(Error::Url("serverInfo is read from a site URL".into()));
+        };
+        let mut url = rest_root(site, "2")?;
+        url.path_segments_mut()
+            .map_err(|()| Error::Url("not a base URL".into()))?
+            .push("serverInfo");
+        let bytes = self
+            .execute(Call::ServerInfo, Method::GET, url, None, false)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// `GET /issue/{key}/properties/{property}`: the property's value, or
+    /// `None` when the issue has no such property.
+    pub async fn issue_property(&self, key: &str, property: &str) -> Result<Option<Value>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Property {
+            #[serde(default)]
+            value: Value,
+        }
+        match self
+            .get::<Property>(
+                Call::IssueProperty,
+                &["issue", key, "properties", property],
+                &[],
+            )
+            .await
+        {
+            Ok(found) => Ok(Some(found.value)),
+            Err(Error::Api { status: 404, .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// `GET /project/{idOrKey}`, with its issue types and components.
@@ -242,9 +313,16 @@ impl JiraClient {
         self.get(Call::Project, &["project", id_or_key], &[]).await
     }
 
-    /// `GET /project/search`: the first page of projects the caller can
-    /// see (to tell a person which projects exist).
+    /// `GET /project/search` (Cloud) or `GET /project` (Data Center, which
+    /// has no paged search): the first projects the caller can see (to
+    /// tell a person which projects exist).
     pub async fn search_projects(&self, max_results: u32) -> Result<Vec<ProjectSummary>, Error> {
+        if self.flavor() == Flavor::DataCenter {
+            let mut all: Vec<ProjectSummary> =
+                self.get(Call::ProjectSearch, &["project"], &[]).await?;
+            all.truncate(usize::try_from(max_results).unwrap_or(usize::MAX));
+            return Ok(all);
+        }
         let max = max_results.to_string();
         let page: ProjectPage = self
             .get(
@@ -290,16 +368,16 @@ impl JiraClient {
                     &[("startAt", &start), ("maxResults", &max)],
                 )
                 .await?;
-            let batch = if page.fields.is_empty() {
-                page.results
-            } else {
-                page.fields
-            };
+            let batch = [page.fields, page.results, page.values]
+                .into_iter()
+                .find(|batch| !batch.is_empty())
+                .unwrap_or_default();
             let got = batch.len();
             fields.extend(batch);
-            let done = match page.total {
-                Some(total) => fields.len() as u64 >= total,
-                None => got < PAGE,
+            let done = match (page.is_last, page.total) {
+                (Some(last), _) => last,
+                (None, Some(total)) => fields.len() as u64 >= total,
+                (None, None) => got < PAGE,
             };
             if done || got == 0 {
                 break;
@@ -342,6 +420,67 @@ impl JiraClient {
         }
         found.truncate(limit);
         Ok(found)
+    }
+
+    /// The first issue matching `jql` (in its order) whose issue property
+    /// `property` satisfies `matches`, reading at most `limit` + 1 issues.
+    ///
+    /// Cloud's search returns the properties with the issues. Data
+    /// Center's does not (and searches properties only when an app indexes
+    /// them), so there each candidate's property is read on its own,
+    /// stopping at the first match.
+    pub async fn find_by_property(
+        &self,
+        jql: &str,
+        property: &str,
+        limit: usize,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Result<PropertySearch, Error> {
+        let wanted = limit.saturating_add(1);
+        if self.flavor() == Flavor::Cloud {
+            let issues = self.search_issues(jql, &[property], wanted).await?;
+            let read = issues.len();
+            return Ok(issues
+                .into_iter()
+                .find(|issue| issue.properties.get(property).is_some_and(&matches))
+                .map_or(PropertySearch::NotAmong(read), PropertySearch::Found));
+        }
+        let mut read = 0;
+        while read < wanted {
+            let start = read.to_string();
+            let max = (wanted - read).min(100).to_string();
+            let page: OffsetSearchPage = self
+                .get(
+                    Call::Search,
+                    &["search"],
+                    &[
+                        ("jql", jql),
+                        ("fields", "created"),
+                        ("startAt", &start),
+                        ("maxResults", &max),
+                    ],
+                )
+                .await?;
+            if page.issues.is_empty() {
+                break;
+            }
+            for mut issue in page.issues {
+                read += 1;
+                if let Some(value) = self.issue_property(&issue.key, property).await?
+                    && matches(&value)
+                {
+                    issue.properties.insert(property.to_owned(), value);
+                    return Ok(PropertySearch::Found(issue));
+                }
+                if read >= wanted {
+                    break;
+                }
+            }
+            if page.total.is_some_and(|total| read as u64 >= total) {
+                break;
+            }
+        }
+        Ok(PropertySearch::NotAmong(read))
     }
 
     /// The rate-limit headers of the latest Jira answer that carried any
@@ -445,7 +584,10 @@ impl JiraClient {
                     .find(|r| r.url.trim_end_matches('/').eq_ignore_ascii_case(site))
                     .ok_or_else(|| Error::SiteNotAccessible(site.to_owned()))?;
                 tracing::info!(cloud_id = %found.id, site, "discovered Jira cloud id");
-                rest_root(&gateway_url(api_url, &found.id)?)
+                rest_root(
+                    &gateway_url(api_url, &found.id)?,
+                    self.inner.config.flavor.api_version(),
+                )
             })
             .await
     }
@@ -647,7 +789,7 @@ fn gateway_url(api_url: &Url, cloud_id: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-fn rest_root(base: &Url) -> Result<Url, Error> {
+fn rest_root(base: &Url, version: &str) -> Result<Url, Error> {
     if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
         return Err(Error::Url(format!("{base} is not an http(s) URL")));
     }
@@ -657,6 +799,6 @@ fn rest_root(base: &Url) -> Result<Url, Error> {
     url.path_segments_mut()
         .map_err(|()| Error::Url("not a base URL".into()))?
         .pop_if_empty()
-        .extend(["rest", "api", "3"]);
+        .extend(["rest", "api", version]);
     Ok(url)
 }

@@ -1,4 +1,5 @@
-//! A typed async client for the Jira Cloud REST API (v3).
+//! A typed async client for the Jira REST API: Cloud (v3) and Data Center
+//! or Server (v2), behind one interface ([`Flavor`]).
 //!
 //! One pooled `reqwest` client (rustls) per process, connect and request
 //! timeouts, typed errors parsed from Jira's `{errorMessages, errors}` body,
@@ -9,6 +10,7 @@
 mod auth;
 mod client;
 mod error;
+mod flavor;
 mod limiter;
 mod model;
 mod oauth;
@@ -18,6 +20,7 @@ mod retry;
 pub use auth::Auth;
 pub use client::{ApiBase, CALL_TALLY, Call, CallTally, ClientConfig, JiraClient};
 pub use error::{Error, ErrorBody};
+pub use flavor::Flavor;
 pub use model::*;
 pub use oauth::{OAuthApp, OAuthError, TokenSet};
 pub use observe::{CallObserver, CallRecord, Observer, RateLimitInfo};

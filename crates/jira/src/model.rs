@@ -6,10 +6,13 @@ use serde_json::{Map, Value};
 
 /// A Jira user as `user/search` returns it.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "WireUser")]
 pub struct User {
+    /// What names the user in this Jira's user fields: the account id on
+    /// Cloud; on Data Center, which has no account ids, the username.
     pub account_id: String,
-    /// `atlassian`, `app` or `customer`.
+    /// `atlassian`, `app` or `customer` (Cloud). Data Center users, which
+    /// have no type, read as `atlassian`.
     #[serde(default)]
     pub account_type: String,
     /// Absent or null when the user's privacy settings hide it.
@@ -19,6 +22,57 @@ pub struct User {
     pub display_name: String,
     #[serde(default)]
     pub active: bool,
+}
+
+/// A user as either Jira sends it: Cloud with `accountId` (and
+/// `accountType`), Data Center with `name` (the username) and `key`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireUser {
+    #[serde(default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    account_type: Option<String>,
+    #[serde(default)]
+    email_address: Option<String>,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    active: bool,
+}
+
+impl TryFrom<WireUser> for User {
+    type Error = &'static str;
+
+    fn try_from(wire: WireUser) -> Result<User, &'static str> {
+        let (account_id, account_type) = match (wire.account_id, wire.name) {
+            (Some(id), _) => (id, wire.account_type.unwrap_or_default()),
+            (None, Some(name)) => (name, "atlassian".to_owned()),
+            (None, None) => return Err("a user without accountId or name"),
+        };
+        Ok(User {
+            account_id,
+            account_type,
+            email_address: wire.email_address,
+            display_name: wire.display_name,
+            active: wire.active,
+        })
+    }
+}
+
+impl TryFrom<WireUser> for Myself {
+    type Error = &'static str;
+
+    fn try_from(wire: WireUser) -> Result<Myself, &'static str> {
+        let user = User::try_from(wire)?;
+        Ok(Myself {
+            account_id: user.account_id,
+            display_name: user.display_name,
+            email_address: user.email_address,
+        })
+    }
 }
 
 impl User {
@@ -90,8 +144,9 @@ pub struct CreatedIssue {
 
 /// `GET /myself`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "WireUser")]
 pub struct Myself {
+    /// The account id on Cloud, the username on Data Center.
     pub account_id: String,
     #[serde(default)]
     pub display_name: String,
@@ -122,6 +177,43 @@ impl IdRef {
     }
 }
 
+/// A user in a user field: `{"id": accountId}` on Cloud (Atlassian's
+/// documented form), `{"name": username}` on Data Center.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserRef {
+    AccountId(String),
+    Username(String),
+}
+
+impl UserRef {
+    /// The account id or username.
+    pub fn as_str(&self) -> &str {
+        match self {
+            UserRef::AccountId(id) | UserRef::Username(id) => id,
+        }
+    }
+
+    /// The JSON a user field takes.
+    pub fn to_json(&self) -> Value {
+        match self {
+            UserRef::AccountId(id) => serde_json::json!({ "id": id }),
+            UserRef::Username(name) => serde_json::json!({ "name": name }),
+        }
+    }
+}
+
+impl Serialize for UserRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self {
+            UserRef::AccountId(id) => map.serialize_entry("id", id)?,
+            UserRef::Username(name) => map.serialize_entry("name", name)?,
+        }
+        map.end()
+    }
+}
+
 /// An issue property set at creation (`properties` on create).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EntityProperty {
@@ -140,15 +232,15 @@ pub struct NewIssueFields {
     pub priority: Option<IdRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<IdRef>,
-    /// An ADF document, already serialised: it is the largest part of a
-    /// create and goes into the body as it is, never through a `Value`.
+    /// An ADF document (Cloud) or a JSON string of wiki markup (Data
+    /// Center), already serialised: it is the largest part of a create and
+    /// goes into the body as it is, never through a `Value`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Box<serde_json::value::RawValue>>,
-    /// User fields take `{"id": accountId}` (Atlassian's documented form).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<IdRef>,
+    pub assignee: Option<UserRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reporter: Option<IdRef>,
+    pub reporter: Option<UserRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,7 +251,7 @@ pub struct NewIssueFields {
     pub extra: Map<String, Value>,
 }
 
-/// The body of `POST /rest/api/3/issue`.
+/// The body of `POST /rest/api/{3,2}/issue`.
 #[derive(Clone, Debug, Serialize)]
 pub struct NewIssue {
     pub fields: NewIssueFields,
@@ -200,8 +292,9 @@ pub struct FieldSchema {
     pub custom: Option<String>,
 }
 
-/// One page of `createmeta/{project}/issuetypes/{id}`. The spec names the
-/// array `fields`, and also lists `results`; either is read.
+/// One page of `createmeta/{project}/issuetypes/{id}`. Cloud's spec names
+/// the array `fields`, and also lists `results`; Data Center's is `values`
+/// (with `isLast`); any is read.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FieldMetaPage {
@@ -210,7 +303,11 @@ pub(crate) struct FieldMetaPage {
     #[serde(default)]
     pub results: Vec<FieldMeta>,
     #[serde(default)]
+    pub values: Vec<FieldMeta>,
+    #[serde(default)]
     pub total: Option<u64>,
+    #[serde(default)]
+    pub is_last: Option<bool>,
 }
 
 /// An issue as `search/jql` returns it, with the properties asked for.
@@ -220,6 +317,46 @@ pub struct FoundIssue {
     pub key: String,
     #[serde(default)]
     pub properties: Map<String, Value>,
+}
+
+/// One page of Data Center's `GET /search` (offset paging, no issue
+/// properties).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OffsetSearchPage {
+    #[serde(default)]
+    pub issues: Vec<FoundIssue>,
+    #[serde(default)]
+    pub total: Option<u64>,
+}
+
+/// `GET /serverInfo`: which Jira this is.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    /// `Cloud`, or `Server` (Data Center and Server).
+    #[serde(default)]
+    pub deployment_type: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub base_url: String,
+}
+
+impl ServerInfo {
+    pub fn flavor(&self) -> crate::Flavor {
+        crate::Flavor::from_deployment_type(&self.deployment_type)
+    }
+}
+
+/// What a search by issue property found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PropertySearch {
+    /// The first issue whose property matched.
+    Found(FoundIssue),
+    /// None of the issues read matched; this many were read (the search
+    /// stops one past its limit, so more than the limit means "cut short").
+    NotAmong(usize),
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -18,7 +18,9 @@ pub fn document(public_url: &str, auth: AuthMode) -> Value {
         }),
         // The server holds its own Jira credentials (Glean's signature
         // proves the call comes from Glean).
-        AuthMode::ApiToken | AuthMode::Oauth => json!({ "type": "NONE" }),
+        AuthMode::ApiToken | AuthMode::Oauth | AuthMode::Pat | AuthMode::Password => {
+            json!({ "type": "NONE" })
+        }
     };
     json!({
         "type": "ACTION",

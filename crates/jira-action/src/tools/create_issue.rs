@@ -1,7 +1,7 @@
 //! `create_issue`: files one Jira issue for the person asking, with them
 //! as its reporter, exactly once.
 
-use jira::{EntityProperty, IdRef, NewIssue, NewIssueFields};
+use jira::{EntityProperty, Flavor, IdRef, NewIssue, NewIssueFields};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -87,18 +87,13 @@ async fn create(
     let fields = &prepared.issue.fields;
     record.project = Some(prepared.project_key.clone());
     record.reporter = Some(prepared.reporter_account.clone());
-    record.assignee = fields.assignee.as_ref().map(|a| a.id.clone());
+    record.assignee = fields.assignee.as_ref().map(|a| a.as_str().to_owned());
     record.issue_type = Some(fields.issuetype.id.clone());
     let created = submit::submit(
         &caller.jira,
         &prepared.issue,
         &prepared.marker,
-        prepared
-            .issue
-            .fields
-            .reporter
-            .as_ref()
-            .map(|r| r.id.as_str()),
+        prepared.issue.fields.reporter.as_ref().map(|r| r.as_str()),
         caller.recovering,
         state.config.outcome_settle(),
     )
@@ -182,19 +177,7 @@ async fn prepare(
         .unwrap_or_default();
 
     let description = match input.description.as_deref() {
-        Some(text) => {
-            let doc = match state.config.description_format {
-                DescriptionFormat::Markdown => adf::from_markdown(text),
-                DescriptionFormat::Plain => adf::from_plain_text(text),
-            };
-            match doc.is_empty() {
-                true => None,
-                false => Some(
-                    serde_json::value::to_raw_value(&doc)
-                        .map_err(|e| Error::Internal(format!("ADF: {e}")))?,
-                ),
-            }
-        }
+        Some(text) => description(caller.jira.flavor(), state.config.description_format, text)?,
         None => None,
     };
     let marker = Marker {
@@ -211,8 +194,8 @@ async fn prepare(
                 .map(|p| IdRef::new(state.config.priority_id(p))),
             components: components.into_iter().map(IdRef::new).collect(),
             description,
-            assignee: assignee.map(IdRef::new),
-            reporter: reporter_set.then(|| IdRef::new(reporter.clone())),
+            assignee: assignee.map(|id| caller.jira.user_ref(id)),
+            reporter: reporter_set.then(|| caller.jira.user_ref(reporter.clone())),
             labels: input.labels,
             duedate: input.duedate,
             parent: input.parent.map(|parent| match parent {
@@ -280,4 +263,37 @@ async fn resolve_assignee(
             }
         }
     }
+}
+
+/// The description as the Jira takes it: ADF on Cloud, wiki markup (a
+/// JSON string) on Data Center. `None` when nothing would show.
+fn description(
+    flavor: Flavor,
+    format: DescriptionFormat,
+    text: &str,
+) -> Result<Option<Box<serde_json::value::RawValue>>, Error> {
+    let raw = match flavor {
+        Flavor::Cloud => {
+            let doc = match format {
+                DescriptionFormat::Markdown => adf::from_markdown(text),
+                DescriptionFormat::Plain => adf::from_plain_text(text),
+            };
+            if doc.is_empty() {
+                return Ok(None);
+            }
+            serde_json::value::to_raw_value(&doc)
+        }
+        Flavor::DataCenter => {
+            let markup = match format {
+                DescriptionFormat::Markdown => wiki::from_markdown(text),
+                DescriptionFormat::Plain => wiki::from_plain_text(text),
+            };
+            if markup.trim().is_empty() {
+                return Ok(None);
+            }
+            serde_json::value::to_raw_value(&markup)
+        }
+    };
+    raw.map(Some)
+        .map_err(|e| Error::Internal(format!("description: {e}")))
 }

@@ -202,7 +202,9 @@ async fn jira_for(
             Ok((state.jira.with_auth(Auth::Header(value)), scope))
         }
         (Credentials::Missing, _) => Err(Error::MissingCredentials),
-        (Credentials::Server, AuthMode::ApiToken) => shared(state.jira.clone()),
+        (Credentials::Server, AuthMode::ApiToken | AuthMode::Pat | AuthMode::Password) => {
+            shared(state.jira.clone())
+        }
         (Credentials::Server, AuthMode::Oauth) => {
             let tokens = Arc::clone(state.tokens.as_ref().ok_or(Error::OAuthReconsentNeeded)?);
             // In a task of its own: a call cut by its deadline must not cut

@@ -13,6 +13,11 @@
 //! and a repeat after `jira.outcome_settle_ms` (time for the create to land
 //! and for search to see it) looks again and only then creates.
 //!
+//! On Data Center, search returns no properties and JQL reaches them only
+//! through an app that indexes them, so the same JQL finds the candidates
+//! (this reporter, this project, the last minutes) and each one's property
+//! is read on its own (`issue/{key}/properties/jira-action`).
+//!
 //! The lookup is a JQL search (`search/jql`) because nothing else finds an
 //! issue by what the client knows of it: the key and id are in the lost
 //! answer, and `reconcileIssues` (read-your-writes for search) takes issue
@@ -25,7 +30,7 @@
 
 use std::time::Duration;
 
-use jira::{CreatedIssue, FoundIssue, JiraClient, NewIssue};
+use jira::{CreatedIssue, JiraClient, NewIssue, PropertySearch};
 use serde_json::{Value, json};
 
 use super::Error;
@@ -61,12 +66,9 @@ impl Marker {
         json!({ "requestId": self.request_id, "idempotencyKey": self.idempotency_key })
     }
 
-    fn matches(&self, issue: &FoundIssue) -> bool {
-        issue
-            .properties
-            .get(ISSUE_PROPERTY)
-            .and_then(|p| p.get("idempotencyKey"))
-            .and_then(Value::as_str)
+    /// Whether an issue's `jira-action` property names this request.
+    fn matches(&self, property: &Value) -> bool {
+        property.get("idempotencyKey").and_then(Value::as_str)
             == Some(self.idempotency_key.as_str())
     }
 }
@@ -157,18 +159,23 @@ async fn find(
     );
     let mut lookup = Lookup::Absent;
     for attempt in 1..=LOOKUP_ATTEMPTS {
-        let issues = jira
-            .search_issues(&jql, &[ISSUE_PROPERTY], LOOKUP_LIMIT + 1)
-            .await?;
-        if let Some(found) = issues.iter().find(|i| marker.matches(i)) {
-            return Ok(Lookup::Found(CreatedIssue {
-                id: found.id.clone(),
-                key: found.key.clone(),
-                self_url: String::new(),
-            }));
-        }
-        if issues.len() > LOOKUP_LIMIT {
-            lookup = Lookup::Inconclusive;
+        match jira
+            .find_by_property(&jql, ISSUE_PROPERTY, LOOKUP_LIMIT, |value| {
+                marker.matches(value)
+            })
+            .await?
+        {
+            PropertySearch::Found(found) => {
+                return Ok(Lookup::Found(CreatedIssue {
+                    id: found.id,
+                    key: found.key,
+                    self_url: String::new(),
+                }));
+            }
+            PropertySearch::NotAmong(read) if read > LOOKUP_LIMIT => {
+                lookup = Lookup::Inconclusive;
+            }
+            PropertySearch::NotAmong(_) => {}
         }
         if attempt < LOOKUP_ATTEMPTS {
             tokio::time::sleep(LOOKUP_PAUSE).await;
@@ -177,8 +184,8 @@ async fn find(
     Ok(lookup)
 }
 
-/// Account ids are `[A-Za-z0-9:-]`, but the JQL string is built, so quote
-/// what could end it.
+/// Account ids are `[A-Za-z0-9:-]` (usernames on Data Center may hold
+/// more), and the JQL string is built, so quote what could end it.
 fn jql_escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
 }

@@ -1,5 +1,9 @@
 //! Black-box test harness: the real server and the Jira simulator, each on
 //! a random port, talking HTTP.
+//!
+//! A suite runs against Jira Cloud, or against Data Center when its test
+//! target's name ends in `_datacenter` (see `[[test]]` in Cargo.toml: the
+//! same file built a second time), so the same scenarios hold for both.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -9,14 +13,63 @@ use std::time::Duration;
 pub mod postgres;
 
 use jira_action::app::{self, RunningServer};
-use jira_action::config::{AuthMode, Config};
-use jira_sim::{Sim, SimConfig, SimHandle};
+use jira_action::config::{AuthMode, Config, FlavorSetting};
+use jira_sim::{Flavor, Sim, SimConfig, SimHandle, demo};
 use secrecy::SecretString;
 use serde_json::Value;
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_TOKEN: &str = "sandbox-token";
 pub const OAUTH_TOKEN: &str = "sandbox-oauth-token";
+
+/// The Jira this suite runs against (see the module docs).
+pub const FLAVOR: Flavor = if ends_with(env!("CARGO_CRATE_NAME").as_bytes(), b"_datacenter") {
+    Flavor::DataCenter
+} else {
+    Flavor::Cloud
+};
+
+const fn ends_with(text: &[u8], suffix: &[u8]) -> bool {
+    if suffix.len() > text.len() {
+        return false;
+    }
+    let start = text.len() - suffix.len();
+    let mut i = 0;
+    while i < suffix.len() {
+        if text[start + i] != suffix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+pub fn data_center() -> bool {
+    FLAVOR == Flavor::DataCenter
+}
+
+/// The REST API path prefix of this suite's Jira.
+pub fn api_prefix() -> &'static str {
+    match FLAVOR {
+        Flavor::Cloud => "/rest/api/3/",
+        Flavor::DataCenter => "/rest/api/2/",
+    }
+}
+
+/// The simulator's configuration for this suite's Jira: Data Center under
+/// a context path, so that every URL the server builds must keep it.
+pub fn sim_config() -> SimConfig {
+    with_flavor(SimConfig::default())
+}
+
+/// `config` set to this suite's Jira.
+pub fn with_flavor(mut config: SimConfig) -> SimConfig {
+    config.flavor = FLAVOR;
+    if data_center() {
+        config.context_path = Some("/jira".into());
+    }
+    config
+}
 
 pub struct TestApp {
     pub base: String,
@@ -35,8 +88,17 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Config, &SimHandle)) -> Tes
     spawn_app_with_sim(SimConfig::default(), change).await
 }
 
-/// The server against a simulator configured by the test.
+/// The server against a simulator configured by the test, with this
+/// suite's flavour applied to it.
 pub async fn spawn_app_with_sim(
+    sim_config: SimConfig,
+    change: impl FnOnce(&mut Config, &SimHandle),
+) -> TestApp {
+    spawn_app_with_exact_sim(with_flavor(sim_config), change).await
+}
+
+/// The server against a simulator configured exactly as given.
+pub async fn spawn_app_with_exact_sim(
     sim_config: SimConfig,
     change: impl FnOnce(&mut Config, &SimHandle),
 ) -> TestApp {
@@ -74,9 +136,17 @@ pub fn test_config(sim: &SimHandle) -> Config {
         ..Config::default()
     };
     config.jira.url = Some(sim.base_url().parse().expect("url"));
-    config.jira.auth = AuthMode::ApiToken;
-    config.jira.email = Some(ADMIN_EMAIL.into());
-    config.jira.api_token = Some(SecretString::from(ADMIN_TOKEN));
+    // Pinned: detection would cost a Jira call some tests count.
+    if sim.sim.flavor() == Flavor::DataCenter {
+        config.jira.flavor = FlavorSetting::DataCenter;
+        config.jira.auth = AuthMode::Pat;
+        config.jira.pat = Some(SecretString::from(demo::ADMIN_PAT));
+    } else {
+        config.jira.flavor = FlavorSetting::Cloud;
+        config.jira.auth = AuthMode::ApiToken;
+        config.jira.email = Some(ADMIN_EMAIL.into());
+        config.jira.api_token = Some(SecretString::from(ADMIN_TOKEN));
+    }
     config.jira.request_timeout_ms = 1_000;
     config.jira.retry_budget_ms = 3_000;
     // Signatures have tests of their own (signatures.rs).
@@ -107,11 +177,20 @@ impl TestApp {
         json_of(self.create(email, body).await).await
     }
 
-    /// `GET` a path of the simulator's REST API as the admin.
+    /// `GET` a path of the simulator's REST API (v3 on Cloud, v2 on Data
+    /// Center) as the admin.
     pub async fn jira_get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/rest/api/3/{path}", self.sim.base_url()))
-            .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN))
+        let request = match self.sim.sim.flavor() {
+            Flavor::Cloud => self
+                .http
+                .get(format!("{}/rest/api/3/{path}", self.sim.base_url()))
+                .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN)),
+            Flavor::DataCenter => self
+                .http
+                .get(format!("{}/rest/api/2/{path}", self.sim.base_url()))
+                .bearer_auth(demo::ADMIN_PAT),
+        };
+        request
             .send()
             .await
             .expect("sim answers")
@@ -144,16 +223,44 @@ impl TestApp {
         json_of(response).await
     }
 
-    /// The account id Jira has for an email (asked of the simulator over
-    /// HTTP, as any client would).
+    /// What names the user of an email in Jira's user fields: the account
+    /// id on Cloud, the username on Data Center (asked of the simulator
+    /// over HTTP, as any client would).
     pub async fn account_id(&self, email: &str) -> String {
-        let users = self.jira_get(&format!("user/search?query={email}")).await;
+        let (query, field) = match self.sim.sim.flavor() {
+            Flavor::Cloud => ("query", "accountId"),
+            Flavor::DataCenter => ("username", "name"),
+        };
+        let users = self.jira_get(&format!("user/search?{query}={email}")).await;
         let users = users.as_array().expect("users");
+        let users: Vec<&Value> = users
+            .iter()
+            .filter(|u| {
+                u["emailAddress"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .collect();
         assert_eq!(users.len(), 1, "exactly one account for {email}: {users:?}");
-        users[0]["accountId"]
-            .as_str()
-            .expect("accountId")
-            .to_owned()
+        users[0][field].as_str().expect(field).to_owned()
+    }
+
+    /// The reporter of a stored issue, as its user field names it.
+    pub fn reporter_of(&self, key: &str) -> Option<String> {
+        let issue = self.sim.sim.issue(key)?;
+        match self.sim.sim.flavor() {
+            Flavor::Cloud => issue.reporter,
+            Flavor::DataCenter => issue.reporter_name,
+        }
+    }
+}
+
+/// The user a user field of a Jira issue names: `accountId` on Cloud,
+/// `name` on Data Center.
+pub fn user_in(field: &Value) -> Option<&str> {
+    match FLAVOR {
+        Flavor::Cloud => field["accountId"].as_str(),
+        Flavor::DataCenter => field["name"].as_str(),
     }
 }
 
