@@ -23,19 +23,25 @@ async fn passthrough_app() -> TestApp {
         config.jira.auth = AuthMode::Passthrough;
         config.jira.email = None;
         config.jira.api_token = None;
+        config.jira.pat = None;
     })
     .await;
     let sim = &app.sim.sim;
-    let account = demo::ADMIN_ACCOUNT_ID;
-    sim.add_credential(Credential::bearer("ops-only", account).in_projects(&["OPS"]));
-    sim.add_credential(Credential::bearer("everything", account));
-    sim.add_credential(
-        Credential::bearer("no-user-picker", account).without(Permission::UserPicker),
-    );
-    sim.add_credential(
-        Credential::bearer("no-reporter", account).without(Permission::ModifyReporter),
-    );
+    sim.add_credential(bearer("ops-only").in_projects(&["OPS"]));
+    sim.add_credential(bearer("everything"));
+    sim.add_credential(bearer("no-user-picker").without(Permission::UserPicker));
+    sim.add_credential(bearer("no-reporter").without(Permission::ModifyReporter));
     app
+}
+
+/// The admin's bearer token: an OAuth token on Cloud, a personal access
+/// token on Data Center.
+fn bearer(token: &str) -> Credential {
+    if data_center() {
+        Credential::pat(token, demo::ADMIN_USERNAME)
+    } else {
+        Credential::bearer(token, demo::ADMIN_ACCOUNT_ID)
+    }
 }
 
 fn issue(pid: &str, summary: &str) -> Value {

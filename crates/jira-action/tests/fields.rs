@@ -147,8 +147,12 @@ async fn without_reporter_on_the_screen_nothing_is_created_by_default() {
 async fn without_modify_reporter_the_creator_policy_files_and_says_so() {
     // Alice's own token lacks Modify Reporter.
     let app = spawn_app_with(|config, _| {
-        config.jira.email = Some(demo::ALICE_EMAIL.into());
-        config.jira.api_token = Some(demo::ALICE_TOKEN.to_owned().into());
+        if data_center() {
+            config.jira.pat = Some(demo::ALICE_PAT.to_owned().into());
+        } else {
+            config.jira.email = Some(demo::ALICE_EMAIL.into());
+            config.jira.api_token = Some(demo::ALICE_TOKEN.to_owned().into());
+        }
         config.reporter_policy = ReporterPolicy::Creator;
     })
     .await;

@@ -260,18 +260,16 @@ async fn the_lost_issue_is_found_behind_many_newer_ones() {
     let alice = app.account_id("alice@example.com").await;
     for n in 0..150 {
         let response = app
-            .http
-            .post(format!("{}/rest/api/3/issue", app.sim.base_url()))
-            .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN))
-            .json(&json!({"fields": {
-                "project": {"key": "DEMO"},
-                "issuetype": {"name": "Task"},
-                "summary": format!("Newer {n}"),
-                "reporter": {"id": alice},
-            }}))
-            .send()
-            .await
-            .expect("sim answers");
+            .jira_post(
+                "issue",
+                &json!({"fields": {
+                    "project": {"key": "DEMO"},
+                    "issuetype": {"name": "Task"},
+                    "summary": format!("Newer {n}"),
+                    "reporter": user_ref(&alice),
+                }}),
+            )
+            .await;
         assert_eq!(response.status(), 201, "{:?}", response.text().await);
     }
     let (status, answer) = retry_until_settled(&app, &body()).await;

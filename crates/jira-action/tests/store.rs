@@ -189,7 +189,7 @@ async fn two_processes_sharing_a_store_create_once(backend: Backend) {
     let Some(store) = store_url(backend).await else {
         return;
     };
-    let sim = jira_sim::Sim::spawn(jira_sim::SimConfig::default())
+    let sim = jira_sim::Sim::spawn(common::sim_config())
         .await
         .expect("sim");
     let one = Server::spawn(&sim, &store, "one", "");
@@ -480,7 +480,7 @@ async fn a_killed_server_does_not_block_the_retry(backend: Backend) {
     let Some(store) = store_url(backend).await else {
         return;
     };
-    let sim = jira_sim::Sim::spawn(jira_sim::SimConfig::default())
+    let sim = jira_sim::Sim::spawn(common::sim_config())
         .await
         .expect("sim");
     // Short limits, so that the lease of the killed request runs out soon.
@@ -660,7 +660,7 @@ async fn a_killed_server_after_the_create_is_found_not_repeated(backend: Backend
     let Some(store) = store_url(backend).await else {
         return;
     };
-    let sim = jira_sim::Sim::spawn(jira_sim::SimConfig::default())
+    let sim = jira_sim::Sim::spawn(common::sim_config())
         .await
         .expect("sim");
     let limits = "[limits]\nrequest_timeout_ms = 3000\n";
@@ -749,10 +749,9 @@ impl Server {
         store_extra: &str,
     ) -> Server {
         let config = format!(
-            "listen = \"127.0.0.1:0\"\n{top}\n[jira]\nurl = \"{jira}\"\nauth = \"api-token\"\n\
-             email = \"{ADMIN_EMAIL}\"\napi_token = \"{ADMIN_TOKEN}\"\nrequest_timeout_ms = 2500\n\
+            "listen = \"127.0.0.1:0\"\n{top}\n{jira}request_timeout_ms = 2500\n\
              [glean]\nallow_unsigned = true\n[store]\nurl = \"{url}\"\n{store_extra}",
-            jira = sim.base_url(),
+            jira = common::jira_toml(&sim.base_url()),
             url = store.url,
         );
         let path = store.dir.path().join(format!("{name}.toml"));

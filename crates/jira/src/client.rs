@@ -427,13 +427,15 @@ impl JiraClient {
     ///
     /// Cloud's search returns the properties with the issues. Data
     /// Center's does not (and searches properties only when an app indexes
-    /// them), so there each candidate's property is read on its own,
-    /// stopping at the first match.
+    /// them), so there each candidate's property is read on its own: first
+    /// those whose summary is `summary` (trimmed), the likely ones, then
+    /// the rest, stopping at the first match.
     pub async fn find_by_property(
         &self,
         jql: &str,
         property: &str,
         limit: usize,
+        summary: &str,
         matches: impl Fn(&Value) -> bool,
     ) -> Result<PropertySearch, Error> {
         let wanted = limit.saturating_add(1);
@@ -445,39 +447,48 @@ impl JiraClient {
                 .find(|issue| issue.properties.get(property).is_some_and(&matches))
                 .map_or(PropertySearch::NotAmong(read), PropertySearch::Found));
         }
-        let mut read = 0;
-        while read < wanted {
-            let start = read.to_string();
-            let max = (wanted - read).min(100).to_string();
+        let mut candidates: Vec<OffsetSearchIssue> = Vec::new();
+        while candidates.len() < wanted {
+            let start = candidates.len().to_string();
+            let max = (wanted - candidates.len()).min(100).to_string();
             let page: OffsetSearchPage = self
                 .get(
                     Call::Search,
                     &["search"],
                     &[
                         ("jql", jql),
-                        ("fields", "created"),
+                        ("fields", "summary"),
                         ("startAt", &start),
                         ("maxResults", &max),
                     ],
                 )
                 .await?;
-            if page.issues.is_empty() {
+            let empty = page.issues.is_empty();
+            candidates.extend(page.issues);
+            if empty
+                || page
+                    .total
+                    .is_some_and(|total| candidates.len() as u64 >= total)
+            {
                 break;
             }
-            for mut issue in page.issues {
-                read += 1;
-                if let Some(value) = self.issue_property(&issue.key, property).await?
-                    && matches(&value)
-                {
-                    issue.properties.insert(property.to_owned(), value);
-                    return Ok(PropertySearch::Found(issue));
-                }
-                if read >= wanted {
-                    break;
-                }
-            }
-            if page.total.is_some_and(|total| read as u64 >= total) {
-                break;
+        }
+        candidates.truncate(wanted);
+        let read = candidates.len();
+        let (likely, others): (Vec<_>, Vec<_>) = candidates
+            .into_iter()
+            .partition(|issue| issue.fields.summary.trim() == summary.trim());
+        for issue in likely.into_iter().chain(others) {
+            if let Some(value) = self.issue_property(&issue.key, property).await?
+                && matches(&value)
+            {
+                let mut properties = serde_json::Map::new();
+                properties.insert(property.to_owned(), value);
+                return Ok(PropertySearch::Found(FoundIssue {
+                    id: issue.id,
+                    key: issue.key,
+                    properties,
+                }));
             }
         }
         Ok(PropertySearch::NotAmong(read))

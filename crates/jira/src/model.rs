@@ -325,9 +325,23 @@ pub struct FoundIssue {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OffsetSearchPage {
     #[serde(default)]
-    pub issues: Vec<FoundIssue>,
+    pub issues: Vec<OffsetSearchIssue>,
     #[serde(default)]
     pub total: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct OffsetSearchIssue {
+    pub id: String,
+    pub key: String,
+    #[serde(default)]
+    pub fields: SummaryField,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct SummaryField {
+    #[serde(default)]
+    pub summary: String,
 }
 
 /// `GET /serverInfo`: which Jira this is.

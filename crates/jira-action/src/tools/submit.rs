@@ -94,7 +94,7 @@ pub async fn submit(
             .max(1),
     };
     if recovering {
-        match find(jira, &issue.fields.project.id, reporter, marker).await {
+        match find(jira, issue, reporter, marker).await {
             Ok(Lookup::Found(found)) => {
                 tracing::info!(key = %found.key, "an earlier attempt had created the issue");
                 return Ok(found);
@@ -117,7 +117,7 @@ pub async fn submit(
         Err(err) => return Err(err.into()),
     };
     tracing::warn!(cause = %first, "create outcome unknown; looking for the issue");
-    match find(jira, &issue.fields.project.id, reporter, marker).await {
+    match find(jira, issue, reporter, marker).await {
         Ok(Lookup::Found(found)) => {
             tracing::info!(key = %found.key, "the lost create had succeeded");
             Ok(found)
@@ -146,7 +146,7 @@ enum Lookup {
 
 async fn find(
     jira: &JiraClient,
-    project_id: &str,
+    issue: &NewIssue,
     reporter: Option<&str>,
     marker: &Marker,
 ) -> Result<Lookup, jira::Error> {
@@ -154,15 +154,20 @@ async fn find(
         Some(account_id) => format!("reporter = \"{}\"", jql_escape(account_id)),
         None => "creator = currentUser()".to_owned(),
     };
+    let project_id = &issue.fields.project.id;
     let jql = format!(
         "project = {project_id} AND {who} AND created >= -{LOOKBACK_MINUTES}m ORDER BY created DESC"
     );
     let mut lookup = Lookup::Absent;
     for attempt in 1..=LOOKUP_ATTEMPTS {
         match jira
-            .find_by_property(&jql, ISSUE_PROPERTY, LOOKUP_LIMIT, |value| {
-                marker.matches(value)
-            })
+            .find_by_property(
+                &jql,
+                ISSUE_PROPERTY,
+                LOOKUP_LIMIT,
+                &issue.fields.summary,
+                |value| marker.matches(value),
+            )
             .await?
         {
             PropertySearch::Found(found) => {

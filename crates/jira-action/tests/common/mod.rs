@@ -199,6 +199,22 @@ impl TestApp {
             .expect("json")
     }
 
+    /// `POST` a JSON body to a path of the simulator's REST API as the
+    /// admin (v3 on Cloud, v2 on Data Center).
+    pub async fn jira_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        let request = match self.sim.sim.flavor() {
+            Flavor::Cloud => self
+                .http
+                .post(format!("{}/rest/api/3/{path}", self.sim.base_url()))
+                .basic_auth(ADMIN_EMAIL, Some(ADMIN_TOKEN)),
+            Flavor::DataCenter => self
+                .http
+                .post(format!("{}/rest/api/2/{path}", self.sim.base_url()))
+                .bearer_auth(demo::ADMIN_PAT),
+        };
+        request.json(body).send().await.expect("sim answers")
+    }
+
     /// The issue as Jira stores it.
     pub async fn jira_issue(&self, key: &str) -> Value {
         self.jira_get(&format!("issue/{key}")).await
@@ -233,12 +249,15 @@ impl TestApp {
         };
         let users = self.jira_get(&format!("user/search?{query}={email}")).await;
         let users = users.as_array().expect("users");
+        // Data Center's search also matches a prefix of other emails and
+        // names; Cloud's exact-email query finds hidden emails too.
         let users: Vec<&Value> = users
             .iter()
             .filter(|u| {
-                u["emailAddress"]
-                    .as_str()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                !data_center()
+                    || u["emailAddress"]
+                        .as_str()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(email))
             })
             .collect();
         assert_eq!(users.len(), 1, "exactly one account for {email}: {users:?}");
@@ -253,6 +272,54 @@ impl TestApp {
             Flavor::DataCenter => issue.reporter_name,
         }
     }
+}
+
+/// A user field's value naming `id` (see [`TestApp::account_id`]).
+pub fn user_ref(id: &str) -> Value {
+    match FLAVOR {
+        Flavor::Cloud => serde_json::json!({ "id": id }),
+        Flavor::DataCenter => serde_json::json!({ "name": id }),
+    }
+}
+
+/// The `[jira]` lines of a configuration file naming the server's own
+/// credential for this suite's Jira at `url`.
+pub fn jira_toml(url: &str) -> String {
+    match FLAVOR {
+        Flavor::Cloud => format!(
+            "[jira]\nurl = \"{url}\"\nflavor = \"cloud\"\nauth = \"api-token\"\nemail = \"{ADMIN_EMAIL}\"\napi_token = \"{ADMIN_TOKEN}\"\n"
+        ),
+        Flavor::DataCenter => format!(
+            "[jira]\nurl = \"{url}\"\nflavor = \"datacenter\"\nauth = \"pat\"\npat = \"{}\"\n",
+            demo::ADMIN_PAT
+        ),
+    }
+}
+
+/// The command-line flags naming the server's own credential for this
+/// suite's Jira.
+pub fn credential_args() -> Vec<String> {
+    let args: Vec<&str> = match FLAVOR {
+        Flavor::Cloud => vec![
+            "--flavor",
+            "cloud",
+            "--auth",
+            "api-token",
+            "--api-email",
+            ADMIN_EMAIL,
+            "--api-token",
+            ADMIN_TOKEN,
+        ],
+        Flavor::DataCenter => vec![
+            "--flavor",
+            "datacenter",
+            "--auth",
+            "pat",
+            "--jira-pat",
+            demo::ADMIN_PAT,
+        ],
+    };
+    args.into_iter().map(str::to_owned).collect()
 }
 
 /// The user a user field of a Jira issue names: `accountId` on Cloud,
