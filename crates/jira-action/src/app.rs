@@ -213,20 +213,21 @@ fn server_auth(config: &Config) -> anyhow::Result<Auth> {
 /// Settles `jira.flavor = "auto"`: asks `GET /rest/api/2/serverInfo` once
 /// (which both Cloud and Data Center answer) and fixes the flavour in the
 /// configuration, so that everything built from it agrees. A Jira that
-/// cannot be asked stops the start with what to set instead.
-pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<Flavor> {
-    if config.jira.flavor != FlavorSetting::Auto
-        || matches!(
-            config.jira.auth,
-            AuthMode::Oauth | AuthMode::Pat | AuthMode::Password
-        )
-    {
+/// cannot be asked stops the start with what to set instead. Returns the
+/// flavour and how it was settled, for `doctor` to show.
+pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<(Flavor, String)> {
+    // OAuth reaches Cloud only (through Atlassian's gateway). PAT and
+    // password name Data Center too, but are still checked against the
+    // Jira, so that a PAT configured for a Cloud site stops the start.
+    if config.jira.flavor != FlavorSetting::Auto || config.jira.auth == AuthMode::Oauth {
         let flavor = flavor_of(config);
         tracing::info!(flavor = %flavor, "Jira flavour (configured)");
         config.jira.flavor = setting(flavor);
-        return Ok(flavor);
+        return Ok((flavor, "configured".into()));
     }
-    let client = jira_client(config, None)?;
+    // Asked anonymously, as Jira answers serverInfo to anyone: a wrong
+    // credential is then reported as such later, not as an unknown Jira.
+    let client = jira_client(config, None)?.with_auth(Auth::None);
     let info = client.server_info().await.with_context(|| {
         "jira.flavor = auto: cannot read the Jira's serverInfo; set jira.flavor (--flavor) to cloud or datacenter"
     })?;
@@ -250,7 +251,11 @@ pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<Flavor> {
         );
     }
     config.jira.flavor = setting(flavor);
-    Ok(flavor)
+    let how = format!(
+        "detected: serverInfo says {} {}",
+        info.deployment_type, info.version
+    );
+    Ok((flavor, how))
 }
 
 fn setting(flavor: Flavor) -> FlavorSetting {

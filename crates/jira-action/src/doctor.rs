@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use jira::{Auth, JiraClient};
+use jira::{Auth, Flavor, JiraClient};
 use secrecy::SecretString;
 
 use crate::config::{AuthMode, Config, ReporterPolicy};
@@ -64,6 +64,14 @@ const PERMISSIONS: [(&str, &str); 5] = [
     ("USER_PICKER", "Browse users and groups (global)"),
 ];
 
+/// How the table names each Jira.
+fn flavor_label(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Cloud => "Jira Cloud",
+        Flavor::DataCenter => "Jira Data Center / Server",
+    }
+}
+
 /// How long one check may spend retrying Jira.
 const CHECK_BUDGET: Duration = Duration::from_secs(5);
 /// At most this many projects are checked when no allow-list names them.
@@ -77,6 +85,26 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
         return out;
     }
     out.push(finding("configuration", Status::Pass, "valid"));
+    // Settled as the server settles it at start, so that every check below
+    // speaks the Jira's own API.
+    let mut config = config.clone();
+    let flavor = match crate::app::resolve_flavor(&mut config).await {
+        Ok((flavor, how)) => {
+            out.push(finding(
+                "jira flavour",
+                Status::Pass,
+                format!("{} ({how})", flavor_label(flavor)),
+            ));
+            flavor
+        }
+        Err(err) => {
+            out.push(finding("jira flavour", Status::Fail, format!("{err:#}")));
+            out.push(glean_key(&config).await);
+            out.push(store(&config, Store::open(&config.store.url, 1).await).await);
+            return out;
+        }
+    };
+    let config = &config;
     // One pool for every check: the OAuth connection is read from the same
     // store whose writability is checked last.
     let opened = Store::open(&config.store.url, 1).await;
@@ -99,7 +127,7 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
                 Some((_, token)) => client.with_auth(Auth::Bearer(token)),
                 None => client,
             };
-            jira_checks(config, options, client, &mut out).await
+            jira_checks(config, options, flavor, client, &mut out).await
         }
         Err(err) => out.push(finding(
             "jira client",
@@ -115,6 +143,7 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
 async fn jira_checks(
     config: &Config,
     options: &Options,
+    flavor: Flavor,
     client: JiraClient,
     out: &mut Vec<Finding>,
 ) {
@@ -133,7 +162,7 @@ async fn jira_checks(
             return;
         }
     };
-    let token = token(&client).await;
+    let token = token(flavor, &client).await;
     let valid = token.status == Status::Pass;
     out.push(token);
     if !valid {
@@ -170,7 +199,7 @@ async fn jira_checks(
         ));
     }
     for email in &options.emails {
-        out.push(email_visibility(&client, email).await);
+        out.push(email_visibility(flavor, &client, email).await);
     }
     out.push(latency(config, &client).await);
     out.push(headroom(&client));
@@ -195,7 +224,15 @@ async fn reachable(client: &JiraClient) -> Finding {
     }
 }
 
-async fn token(client: &JiraClient) -> Finding {
+async fn token(flavor: Flavor, client: &JiraClient) -> Finding {
+    let fix = match flavor {
+        Flavor::Cloud => {
+            "create an API token at https://id.atlassian.com/manage-profile/security/api-tokens for jira.email and set JIRA_ACTION_API_TOKEN (OAuth: reconnect the tool in Glean)"
+        }
+        Flavor::DataCenter => {
+            "as the tool's account, create a token in Jira (Profile > Personal Access Tokens) and set JIRA_ACTION_JIRA_PAT (password mode: check jira.username and JIRA_ACTION_JIRA_PASSWORD)"
+        }
+    };
     match bounded(client.myself()).await {
         Ok(me) => finding(
             "token",
@@ -205,7 +242,7 @@ async fn token(client: &JiraClient) -> Finding {
         Err(jira::Error::Api { status: 401, .. }) => finding(
             "token",
             Status::Fail,
-            "Jira refused the credentials (401). Fix: create an API token at https://id.atlassian.com/manage-profile/security/api-tokens for jira.email and set JIRA_ACTION_API_TOKEN (OAuth: reconnect the tool in Glean)",
+            format!("Jira refused the credentials (401). Fix: {fix}"),
         ),
         Err(err) => finding(
             "token",
@@ -226,6 +263,13 @@ async fn scopes(config: &Config, client: &JiraClient, options: &Options) -> Find
                     .to_ascii_lowercase()
                     .starts_with("bearer ")
             });
+    if matches!(config.jira.auth, AuthMode::Pat | AuthMode::Password) {
+        return finding(
+            "scopes",
+            Status::Skip,
+            "Data Center credentials have no scopes: the account's permissions apply (see below)",
+        );
+    }
     if !bearer {
         return finding(
             "scopes",
@@ -369,7 +413,7 @@ async fn reporter_on_screen(config: &Config, client: &JiraClient, key: &str) -> 
     )
 }
 
-async fn email_visibility(client: &JiraClient, email: &str) -> Finding {
+async fn email_visibility(flavor: Flavor, client: &JiraClient, email: &str) -> Finding {
     let check = format!("email {email}");
     let email = email.trim().to_ascii_lowercase();
     let found = match bounded(client.search_users(&email, users::SEARCH_LIMIT)).await {
@@ -394,11 +438,19 @@ async fn email_visibility(client: &JiraClient, email: &str) -> Finding {
                     format!("{display_name}, email visible"),
                 )
             } else {
+                let fix = match flavor {
+                    Flavor::Cloud => {
+                        "set email visibility to Anyone in the Atlassian profile, or turn on the organisation's email visibility for apps"
+                    }
+                    Flavor::DataCenter => {
+                        "Jira administration > System > General configuration: set User email visibility to Public"
+                    }
+                };
                 finding(
                     check,
                     Status::Warn,
                     format!(
-                        "{display_name}, found only with the email hidden: works, but a longer address with the same start would make it ambiguous. Fix: set email visibility to Anyone in the Atlassian profile, or turn on the organisation's email visibility for apps"
+                        "{display_name}, found only with the email hidden: works, but a longer address with the same start would make it ambiguous. Fix: {fix}"
                     ),
                 )
             }

@@ -1,12 +1,15 @@
 //! `jira-action doctor`, the real binary, against a simulator set up to
-//! fail each check in turn.
+//! fail each check in turn (Cloud, or Data Center: see `common`).
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::data_center;
 use glean_sim::{GleanSim, TestSigner};
-use jira_sim::{CreateScreen, Credential, Permission, Sim, SimConfig, SimHandle, demo};
+use jira_sim::{CreateScreen, Credential, Permission, Sim, SimHandle, demo};
 
 struct Run {
     code: i32,
@@ -31,8 +34,33 @@ impl Run {
     }
 }
 
-/// A configuration for the simulator, with a store in `dir`.
+/// A configuration for the simulator, with a store in `dir`. `token` is
+/// a Cloud API token of the demo site; on Data Center the same person's
+/// personal access token is configured instead.
 fn config(sim: &SimHandle, dir: &Path, token: &str, extra: &str) -> String {
+    if data_center() {
+        let pat = match token {
+            demo::ADMIN_TOKEN => demo::ADMIN_PAT,
+            demo::ALICE_TOKEN => demo::ALICE_PAT,
+            other => other,
+        };
+        return format!(
+            r#"
+[jira]
+url = "{url}"
+auth = "pat"
+pat = "{pat}"
+request_timeout_ms = 1000
+
+[store]
+url = "{store}"
+
+{extra}
+"#,
+            url = sim.base_url(),
+            store = dir.join("doctor.db").display(),
+        );
+    }
     format!(
         r#"
 [jira]
@@ -64,6 +92,8 @@ async fn doctor(config: String, args: &[&str]) -> Run {
         .arg(&path)
         .args(args)
         .env_remove("JIRA_ACTION_API_TOKEN")
+        .env_remove("JIRA_ACTION_JIRA_PAT")
+        .env_remove("JIRA_ACTION_JIRA_FLAVOR")
         .env_remove("JIRA_ACTION_CONFIG")
         .env("RUST_LOG", "off");
     let output = tokio::task::spawn_blocking(move || command.output())
@@ -78,7 +108,20 @@ async fn doctor(config: String, args: &[&str]) -> Run {
 }
 
 async fn sim() -> SimHandle {
-    Sim::spawn(SimConfig::default()).await.expect("sim")
+    Sim::spawn(common::sim_config()).await.expect("sim")
+}
+
+/// The admin's credential with `permission` taken away.
+fn admin_without(permissions: &[Permission]) -> Credential {
+    let mut credential = if data_center() {
+        Credential::pat(demo::ADMIN_PAT, demo::ADMIN_USERNAME)
+    } else {
+        Credential::basic(demo::ADMIN_EMAIL, demo::ADMIN_TOKEN, demo::ADMIN_ACCOUNT_ID)
+    };
+    for permission in permissions {
+        credential = credential.without(*permission);
+    }
+    credential
 }
 
 #[tokio::test]
@@ -118,6 +161,13 @@ async fn a_healthy_site_passes() {
         assert_eq!(run.status(check), "pass", "{check}:\n{}", run.table);
     }
     assert_eq!(run.status("scopes"), "skip");
+    let expected = if data_center() {
+        "Jira Data Center / Server (detected: serverInfo says Server"
+    } else {
+        "Jira Cloud (detected: serverInfo says Cloud"
+    };
+    assert_eq!(run.status("jira flavour"), "pass");
+    assert!(run.line("jira flavour").contains(expected), "{}", run.table);
     // Columns line up.
     let bars: Vec<usize> = run
         .table
@@ -144,7 +194,12 @@ async fn a_refused_token_fails() {
     assert_eq!(run.code, 1, "{}", run.table);
     assert_eq!(run.status("token"), "FAIL");
     assert!(run.line("token").contains("401"), "{}", run.table);
-    assert!(run.line("token").contains("JIRA_ACTION_API_TOKEN"));
+    let setting = if data_center() {
+        "JIRA_ACTION_JIRA_PAT"
+    } else {
+        "JIRA_ACTION_API_TOKEN"
+    };
+    assert!(run.line("token").contains(setting), "{}", run.table);
     // Unsigned calls are a warning, not a failure.
     assert_eq!(run.status("glean key"), "warn");
 }
@@ -152,11 +207,10 @@ async fn a_refused_token_fails() {
 #[tokio::test]
 async fn missing_permissions_and_a_screen_without_reporter_fail() {
     let sim = sim().await;
-    sim.sim.set_credentials(vec![
-        Credential::basic(demo::ADMIN_EMAIL, demo::ADMIN_TOKEN, demo::ADMIN_ACCOUNT_ID)
-            .without(Permission::UserPicker)
-            .without(Permission::AssignIssues),
-    ]);
+    sim.sim.set_credentials(vec![admin_without(&[
+        Permission::UserPicker,
+        Permission::AssignIssues,
+    ])]);
     assert!(sim.sim.set_screen(
         "OPS",
         demo::TASK,
@@ -236,8 +290,13 @@ async fn emails_are_resolved_as_glean_would_send_them() {
     .await;
     assert_eq!(run.code, 1, "{}", run.table);
     assert_eq!(run.status("email alice@example.com"), "pass");
-    assert_eq!(run.status("email bob@example.com"), "warn");
-    assert!(run.line("email bob@example.com").contains("hidden"));
+    if data_center() {
+        // Data Center shows emails to whoever may browse users.
+        assert_eq!(run.status("email bob@example.com"), "pass");
+    } else {
+        assert_eq!(run.status("email bob@example.com"), "warn");
+        assert!(run.line("email bob@example.com").contains("hidden"));
+    }
     assert_eq!(run.status("email nobody@example.com"), "FAIL");
     // Deactivated accounts do not count.
     assert_eq!(run.status("email carol@example.com"), "FAIL");
@@ -314,4 +373,51 @@ async fn an_unreachable_glean_key_and_an_unwritable_store_fail() {
     assert_eq!(run.status("token"), "pass");
     assert_eq!(run.status("glean key"), "FAIL");
     assert_eq!(run.status("store"), "FAIL");
+}
+
+#[tokio::test]
+async fn auto_detects_the_flavour_and_refuses_credentials_of_the_other_one() {
+    // Passthrough holds no credential, so `auto` asks serverInfo.
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "[jira]\nurl = \"{}\"\nauth = \"passthrough\"\n[store]\nurl = \"{}\"\n[glean]\nallow_unsigned = true\n",
+        sim.base_url(),
+        dir.path().join("doctor.db").display()
+    );
+    let run = doctor(text, &[]).await;
+    let expected = if data_center() {
+        "Jira Data Center / Server (detected: serverInfo says Server"
+    } else {
+        "Jira Cloud (detected: serverInfo says Cloud"
+    };
+    assert_eq!(run.status("jira flavour"), "pass", "{}", run.table);
+    assert!(run.line("jira flavour").contains(expected), "{}", run.table);
+
+    // An API token on Data Center, or a PAT on Cloud, is named at once.
+    let text = if data_center() {
+        format!(
+            "[jira]\nurl = \"{}\"\nauth = \"api-token\"\nemail = \"{}\"\napi_token = \"{}\"\n[store]\nurl = \"{}\"\n[glean]\nallow_unsigned = true\n",
+            sim.base_url(),
+            demo::ADMIN_EMAIL,
+            demo::ADMIN_TOKEN,
+            dir.path().join("doctor.db").display()
+        )
+    } else {
+        format!(
+            "[jira]\nurl = \"{}\"\nauth = \"pat\"\npat = \"{}\"\n[store]\nurl = \"{}\"\n[glean]\nallow_unsigned = true\n",
+            sim.base_url(),
+            demo::ADMIN_PAT,
+            dir.path().join("doctor.db").display()
+        )
+    };
+    let run = doctor(text, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.table);
+    assert_eq!(run.status("jira flavour"), "FAIL", "{}", run.table);
+    let fix = if data_center() {
+        "use auth = pat"
+    } else {
+        "auth = pat or password is for Data Center"
+    };
+    assert!(run.line("jira flavour").contains(fix), "{}", run.table);
 }
