@@ -38,36 +38,24 @@ impl Run {
 /// a Cloud API token of the demo site; on Data Center the same person's
 /// personal access token is configured instead.
 fn config(sim: &SimHandle, dir: &Path, token: &str, extra: &str) -> String {
-    if data_center() {
+    let credentials = if data_center() {
         let pat = match token {
             demo::ADMIN_TOKEN => demo::ADMIN_PAT,
             demo::ALICE_TOKEN => demo::ALICE_PAT,
             other => other,
         };
-        return format!(
-            r#"
-[jira]
-url = "{url}"
-auth = "pat"
-pat = "{pat}"
-request_timeout_ms = 1000
-
-[store]
-url = "{store}"
-
-{extra}
-"#,
-            url = sim.base_url(),
-            store = dir.join("doctor.db").display(),
-        );
-    }
+        format!("auth = \"pat\"\npat = \"{pat}\"")
+    } else {
+        format!(
+            "auth = \"api-token\"\nemail = \"{}\"\napi_token = \"{token}\"",
+            demo::ADMIN_EMAIL
+        )
+    };
     format!(
         r#"
 [jira]
 url = "{url}"
-auth = "api-token"
-email = "{email}"
-api_token = "{token}"
+{credentials}
 request_timeout_ms = 1000
 
 [store]
@@ -76,7 +64,6 @@ url = "{store}"
 {extra}
 "#,
         url = sim.base_url(),
-        email = demo::ADMIN_EMAIL,
         store = dir.join("doctor.db").display(),
     )
 }
