@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::body::Bytes;
 use http::HeaderValue;
+use jira_sim::Flavor;
 
 use crate::report::{Quantiles, harness_line, per_1000};
 use crate::server::ProcStats;
@@ -54,6 +55,7 @@ pub struct DirectRun {
 /// Sequence numbers start at `first_seq` so they never repeat the server's.
 pub async fn run(
     jira_url: &str,
+    flavor: Flavor,
     recorded: &Bytes,
     concurrency: usize,
     duration: Duration,
@@ -61,14 +63,21 @@ pub async fn run(
 ) -> anyhow::Result<DirectRun> {
     let template = Arc::new(Template::new(recorded)?);
     let client = crate::load::client()?;
-    let url = format!("{jira_url}/rest/api/3/issue");
+    let version = match flavor {
+        Flavor::Cloud => 3,
+        Flavor::DataCenter => 2,
+    };
+    let url = format!("{jira_url}/rest/api/{version}/issue");
     // Encoded once, as the server's client does, not per request.
-    let authorization: HeaderValue = client
-        .post(&url)
-        .basic_auth(
+    let request = client.post(&url);
+    let request = match flavor {
+        Flavor::Cloud => request.basic_auth(
             jira_sim::demo::ADMIN_EMAIL,
             Some(jira_sim::demo::ADMIN_TOKEN),
-        )
+        ),
+        Flavor::DataCenter => request.bearer_auth(jira_sim::demo::ADMIN_PAT),
+    };
+    let authorization: HeaderValue = request
         .build()?
         .headers()
         .get(http::header::AUTHORIZATION)

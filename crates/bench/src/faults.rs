@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jira_sim::{CredentialKind, Endpoint, Fault, FaultKind, Sim, demo};
+use jira_sim::{CredentialKind, Endpoint, Fault, FaultKind, Flavor, Sim, demo};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -125,9 +125,14 @@ pub async fn inject(sim: Sim, load: Arc<Load>, duration: Duration, oauth: bool) 
     let mut credential_ends = 0;
     let mut slow = Vec::new();
     let step = Duration::from_secs(1);
-    let token = CredentialKind::Basic {
-        email: demo::ADMIN_EMAIL.to_owned(),
-        token: demo::ADMIN_TOKEN.to_owned(),
+    let token = match sim.flavor() {
+        Flavor::Cloud => CredentialKind::Basic {
+            email: demo::ADMIN_EMAIL.to_owned(),
+            token: demo::ADMIN_TOKEN.to_owned(),
+        },
+        Flavor::DataCenter => CredentialKind::Pat {
+            token: demo::ADMIN_PAT.to_owned(),
+        },
     };
     // A stalled body is answered after the request timeout: only started
     // while that ends within the run.
@@ -576,12 +581,14 @@ pub async fn check_all(
         };
         match by_seq.get(&seq) {
             Some(o) => {
-                let want = &load.callers[o.caller].account_id;
-                if i.reporter.as_deref() != Some(want.as_str()) {
-                    wrong.push(format!(
-                        "{}: reporter {:?}, wanted {want}",
-                        i.key, i.reporter
-                    ));
+                // Cloud names people by account id, Data Center by username.
+                let caller = &load.callers[o.caller];
+                let (want, got) = match sim.flavor() {
+                    Flavor::Cloud => (&caller.account_id, &i.reporter),
+                    Flavor::DataCenter => (&caller.username, &i.reporter_name),
+                };
+                if got.as_deref() != Some(want.as_str()) {
+                    wrong.push(format!("{}: reporter {got:?}, wanted {want}", i.key));
                 }
             }
             None => wrong.push(format!("{}: request {seq} unknown to the harness", i.key)),

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use jira_sim::{Endpoint, Sim, SimConfig, Site};
+use jira_sim::{Endpoint, Flavor, Sim, SimConfig, Site};
 
 /// Throughput, latency, Jira-call and fault runs of jira-action.
 #[derive(Parser, Debug, Clone)]
@@ -101,6 +101,11 @@ pub struct Opts {
     /// API key and the user header).
     #[arg(long, default_value = "glean", value_parser = ["glean", "mcp"], conflicts_with = "faults")]
     pub front_door: String,
+    /// Which Jira the simulator plays: `cloud` (REST v3, API token) or
+    /// `datacenter` (REST v2 under the context path `/jira`, a personal
+    /// access token, usernames and wiki markup).
+    #[arg(long, default_value = "cloud", value_parser = ["cloud", "datacenter"])]
+    pub flavor: String,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -118,6 +123,10 @@ fn main() -> anyhow::Result<()> {
         "--cold-share must be between 0 and 1"
     );
     anyhow::ensure!(opts.users <= 1_000_000, "--users is at most 1,000,000");
+    anyhow::ensure!(
+        !(opts.oauth() && opts.data_center()),
+        "--auth oauth is Jira Cloud's: Data Center runs with a personal access token"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -135,6 +144,8 @@ fn main() -> anyhow::Result<()> {
 pub struct Caller {
     pub email: String,
     pub account_id: String,
+    /// Data Center's name for the person (what its reporter field holds).
+    pub username: String,
 }
 
 /// Callers from the generated users: active ones only (an inactive reporter
@@ -161,6 +172,7 @@ fn pick_callers(site: &Site, want: usize) -> Vec<Caller> {
             out.push(Caller {
                 email: email.to_lowercase(),
                 account_id: u.account_id.clone(),
+                username: u.name.clone(),
             });
             if out.len() == want {
                 break;
@@ -211,6 +223,10 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
             access_token_ttl: opts.oauth_token_ttl,
             ..jira_sim::OAuthConfig::default()
         },
+        flavor: opts.jira_flavor(),
+        context_path: opts
+            .data_center()
+            .then(|| simserve::CONTEXT_PATH.to_owned()),
         ..SimConfig::default()
     });
     let recorder = Arc::new(simserve::Recorder::default());
@@ -283,6 +299,7 @@ async fn run(opts: Opts) -> anyhow::Result<bool> {
         let first_seq = every_outcome.iter().map(|o| o.seq).max().unwrap_or(0) + 1_000_000;
         let run = direct::run(
             &jira_url,
+            opts.jira_flavor(),
             &recorded,
             opts.concurrency,
             opts.duration,
@@ -388,6 +405,18 @@ impl Opts {
     pub fn oauth(&self) -> bool {
         self.auth == "oauth"
     }
+
+    pub fn data_center(&self) -> bool {
+        self.flavor == "datacenter"
+    }
+
+    pub fn jira_flavor(&self) -> Flavor {
+        if self.data_center() {
+            Flavor::DataCenter
+        } else {
+            Flavor::Cloud
+        }
+    }
 }
 
 /// The warm traffic after the warm-up: no cold callers, so the cold pool is
@@ -467,6 +496,12 @@ fn server_config(
                 port = oauth::free_port().unwrap_or(8765),
                 key = oauth::TOKEN_KEY,
             ),
+        )
+    } else if opts.data_center() {
+        // The token comes from JIRA_ACTION_JIRA_PAT (see `server`).
+        (
+            format!("url = \"{jira_url}\"\nflavor = \"datacenter\"\nauth = \"pat\""),
+            String::new(),
         )
     } else {
         (

@@ -41,6 +41,7 @@ impl Server {
             .arg("--config")
             .arg(config)
             .env("JIRA_ACTION_API_TOKEN", jira_sim::demo::ADMIN_TOKEN)
+            .env("JIRA_ACTION_JIRA_PAT", jira_sim::demo::ADMIN_PAT)
             .env("JIRA_ACTION_MCP_API_KEYS", crate::load::MCP_KEY)
             .env(
                 "RUST_LOG",

@@ -18,6 +18,10 @@ use jira_sim::Sim;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+/// Where a Data Center run serves Jira (as many installations do, behind
+/// a path of the host), so that every URL the server builds must keep it.
+pub const CONTEXT_PATH: &str = "/jira";
+
 /// The marker the harness puts in every summary; the digits after it are the
 /// bench request's sequence number.
 pub const MARKER: &str = "bench-req-";
@@ -67,9 +71,15 @@ impl Recorder {
 fn endpoint(method: &Method, path: &str) -> &'static str {
     let path = match path.strip_prefix("/ex/jira/") {
         Some(rest) => rest.split_once('/').map_or("", |(_, p)| p),
-        None => path.strip_prefix('/').unwrap_or(path),
+        None => path.strip_prefix(CONTEXT_PATH).unwrap_or(path),
     };
-    let Some(rest) = path.strip_prefix("rest/api/3/") else {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    // Cloud's v3, or Data Center's v2 (whose user search is `user/search`
+    // too, with `username=`).
+    let Some(rest) = path
+        .strip_prefix("rest/api/3/")
+        .or_else(|| path.strip_prefix("rest/api/2/"))
+    else {
         return "other";
     };
     let segments: Vec<&str> = rest.split('/').collect();
@@ -80,6 +90,8 @@ fn endpoint(method: &Method, path: &str) -> &'static str {
         ["issue", _, "properties", _] => "issue property",
         ["issue", _] => "get issue",
         ["search", "jql"] => "search jql",
+        // Data Center's search (no `search/jql` there).
+        ["search"] => "search",
         ["user", "search"] => "user search",
         ["users", "search"] => "users search",
         ["myself"] => "myself",
@@ -128,7 +140,7 @@ async fn timed(
         "user search" => {
             let email = parts.uri.query().and_then(|q| {
                 form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == "query")
+                    .find(|(k, _)| k == "query" || k == "username")
                     .map(|(_, v)| v.to_lowercase())
             });
             (email.map_or(Owner::Shared, Owner::Email), Body::new(body))
@@ -147,7 +159,8 @@ async fn timed(
     Ok(response)
 }
 
-/// Serves `sim` on `127.0.0.1:0` until the runtime stops; returns its URL.
+/// Serves `sim` on `127.0.0.1:0` until the runtime stops; returns its URL
+/// (with its context path, if it has one).
 pub async fn serve(sim: &Sim, recorder: Arc<Recorder>) -> std::io::Result<String> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let addr = listener.local_addr()?;
@@ -172,7 +185,8 @@ pub async fn serve(sim: &Sim, recorder: Arc<Recorder>) -> std::io::Result<String
             });
         }
     });
-    Ok(format!("http://{addr}"))
+    let context_path = sim.context_path().unwrap_or_default();
+    Ok(format!("http://{addr}{context_path}"))
 }
 
 #[cfg(test)]
@@ -197,6 +211,17 @@ mod tests {
         assert_eq!(
             endpoint(&Method::GET, "/ex/jira/abc/rest/api/3/user/search"),
             "user search"
+        );
+        assert_eq!(
+            endpoint(&Method::POST, "/jira/rest/api/2/issue"),
+            "create issue"
+        );
+        assert_eq!(
+            endpoint(
+                &Method::GET,
+                "/jira/rest/api/2/issue/DEMO-1/properties/jira-action"
+            ),
+            "issue property"
         );
     }
 }
