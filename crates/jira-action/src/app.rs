@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::config::{AuthMode, Config, FlavorSetting};
 use crate::glean::signature::{KeySource, Verifier};
-use crate::glean::{manifest, openapi, yaml};
+use crate::glean::{manifest, openapi};
 use crate::health::Readiness;
 use crate::http::refusals::{self, Refusals};
 use crate::metrics::Metrics;
@@ -89,7 +89,8 @@ impl AppState {
             verifier,
             resolver: Resolver::new(&config.cache, &config.access),
             in_flight: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
-            openapi_yaml: yaml::to_yaml(&openapi),
+            openapi_yaml: openapi::yaml(&openapi)
+                .context("cannot write the OpenAPI document as YAML")?,
             openapi,
             manifest: manifest::document(public_url, config.jira.auth),
             jira,

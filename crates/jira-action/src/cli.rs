@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{AuthMode, Config, FlavorSetting};
-use crate::glean::{manifest, openapi, yaml};
+use crate::glean::{manifest, openapi};
 
 /// A secret given as a flag or environment variable (a token, a client
 /// secret, an `Authorization` header): `{:?}` prints `[redacted]`.
@@ -301,7 +301,7 @@ pub fn main() -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&document)?);
             } else {
-                print!("{}", yaml::to_yaml(&document));
+                print!("{}", openapi::yaml(&document)?);
             }
             Ok(())
         }

@@ -160,8 +160,8 @@ async fn yaml_and_manifest_are_served() {
         .expect("answers");
     assert_eq!(response.status(), 200);
     let yaml = response.text().await.expect("text");
-    assert!(yaml.starts_with("\"openapi\": \"3.0.3\"\n"), "{yaml}");
-    assert!(yaml.contains("\"/create_issue\":"));
+    assert!(yaml.starts_with("openapi: 3.0.3\n"), "{yaml}");
+    assert!(yaml.contains("/create_issue:"));
     let manifest = served(&app, "/manifest.json").await;
     assert_eq!(manifest["actionType"], "EXECUTION");
     assert_eq!(manifest["type"], "ACTION");

@@ -6,4 +6,3 @@ pub mod email;
 pub mod manifest;
 pub mod openapi;
 pub mod signature;
-pub mod yaml;

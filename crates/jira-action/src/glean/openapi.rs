@@ -56,6 +56,11 @@ pub fn document(public_url: &str) -> Value {
     })
 }
 
+/// The document as YAML, as Glean admins paste it: plain keys, block layout.
+pub fn yaml(document: &Value) -> Result<String, serde_saphyr::ser::Error> {
+    serde_saphyr::to_string(document)
+}
+
 /// Generated from the same type as the MCP tool's `inputSchema`.
 fn request_schema() -> Value {
     schema::openapi_schema::<schema::CreateIssueArgs>()
@@ -83,4 +88,24 @@ fn responses() -> Value {
         "503": error("The tool is overloaded; retry shortly."),
         "504": error("Jira did not answer in time."),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_yaml_reads_back_as_the_json_document() {
+        let document = document("https://tools.example.com/jira/");
+        let yaml = yaml(&document).expect("serialises");
+        let parsed: Value = serde_saphyr::from_str(&yaml).expect("parses");
+        assert_eq!(parsed, document);
+        // Plain keys, list items on the line of their first key.
+        assert!(yaml.starts_with("openapi: 3.0.3\n"), "{yaml}");
+        assert!(
+            yaml.contains("\nservers:\n- url: https://tools.example.com/jira\n"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("\n  /create_issue:\n"), "{yaml}");
+    }
 }
