@@ -58,7 +58,38 @@ pub fn document(public_url: &str) -> Value {
 
 /// The document as YAML, as Glean admins paste it: plain keys, block layout.
 pub fn yaml(document: &Value) -> Result<String, serde_saphyr::ser::Error> {
-    serde_saphyr::to_string(document)
+    serde_saphyr::to_string(&Yaml11Safe(document))
+}
+
+/// Quotes the strings a YAML 1.1 reader would take for a date (the
+/// `duedate` example, `2030-01-31`): YAML 1.2 reads them as strings
+/// either way, but many OpenAPI tools still read YAML 1.1, and a date
+/// there would not be the string the JSON form has.
+struct Yaml11Safe<'a>(&'a Value);
+
+impl serde::Serialize for Yaml11Safe<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::String(text) if looks_like_a_date(text) => {
+                serde_saphyr::DoubleQuoted(text.as_str()).serialize(serializer)
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Yaml11Safe)),
+            Value::Object(map) => {
+                serializer.collect_map(map.iter().map(|(key, value)| (key, Yaml11Safe(value))))
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// `YYYY-MM-DD` at the start: YAML 1.1's timestamps all begin so.
+fn looks_like_a_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 8
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5..].iter().take_while(|b| b.is_ascii_digit()).count() >= 1
+        && text[5..].contains('-')
 }
 
 /// Generated from the same type as the MCP tool's `inputSchema`.
@@ -93,6 +124,17 @@ fn responses() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_quoted_for_yaml_1_1_readers() {
+        let document = json!({"example": "2030-01-31", "name": "plain", "count": 3});
+        let yaml = yaml(&document).expect("serialises");
+        assert!(yaml.contains("example: \"2030-01-31\""), "{yaml}");
+        assert!(yaml.contains("name: plain"), "{yaml}");
+        assert!(yaml.contains("count: 3"), "{yaml}");
+        let parsed: Value = serde_saphyr::from_str(&yaml).expect("parses");
+        assert_eq!(parsed, document);
+    }
 
     #[test]
     fn the_yaml_reads_back_as_the_json_document() {
