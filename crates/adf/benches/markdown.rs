@@ -1,6 +1,12 @@
 //! Markdown → ADF throughput on realistic issue text of 1 KiB, 64 KiB and
 //! 1 MiB. Throughput should be about the same at every size (linear time).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

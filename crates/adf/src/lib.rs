@@ -94,6 +94,10 @@ pub struct Doc {
 
 impl Doc {
     /// The document as a JSON value, ready to go into an API request.
+    #[allow(
+        clippy::expect_used,
+        reason = "serialising these nodes cannot fail (see below)"
+    )]
     pub fn to_value(&self) -> Value {
         // Infallible: the nodes hold only strings, integers and derived
         // structs and sequences (no maps with non-string keys, no custom

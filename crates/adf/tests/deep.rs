@@ -3,6 +3,12 @@
 //! Conversion, serialization and drop run on a thread with a deliberately
 //! small stack, to show they do not depend on the input's depth.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use serde_json::Value;

@@ -1,6 +1,12 @@
 //! Golden cases: Markdown → exact ADF JSON. Every expected document is also
 //! validated against the vendored ADF schema.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use serde_json::{Value, json};

@@ -1,5 +1,11 @@
 //! Golden cases: plain text → exact ADF JSON.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use serde_json::{Value, json};

@@ -2,6 +2,12 @@
 //! editor rules, including "no empty text nodes"); and text without Markdown
 //! syntax converts the same as plain text.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use proptest::prelude::*;

@@ -5,6 +5,15 @@
 //! `GET /api/tools/v1/verification_key` as `{"publicKey": "<base64 DER>"}`.
 //! [`TestSigner`] plays the signing side and [`GleanSim`] serves the key, with
 //! knobs (rotation, failures, latency) for the verifier's edge cases.
+//!
+//! Test tooling only (tests and the bench; the server never links it): a
+//! key that cannot be generated or a token that cannot be signed is a broken
+//! test setup, so it panics with a message rather than returning errors.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test tooling: a failed setup should stop the test"
+)]
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,5 +1,11 @@
 //! The simulated key endpoint serves the key that verifies the signer's tokens.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use base64::Engine as _;

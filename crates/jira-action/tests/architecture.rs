@@ -2,6 +2,12 @@
 //! names axum, http, hyper or rmcp, so every door (Glean's OpenAPI
 //! endpoint, MCP over HTTP or stdio) goes through the same typed core.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use std::path::Path;
 
 const FORBIDDEN: [&str; 5] = ["axum", "hyper", "rmcp", "tower", "http"];

@@ -2,6 +2,12 @@
 //! header, the server's API token, the OAuth gateway (with a configured or
 //! discovered cloud id).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use base64::Engine;

@@ -3,6 +3,12 @@
 //! frees its slot at the request deadline, and the connection cap holds
 //! extra connections until others close.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,12 @@
 //! The OpenAPI document and the handler agree, and the CLI prints what the
 //! server serves.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -1,5 +1,11 @@
 //! `POST /create_issue` end to end: the real server against the simulator.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

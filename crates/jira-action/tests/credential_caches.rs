@@ -2,6 +2,12 @@
 //! Jira answered one credential (projects, create screens, users, "not
 //! found", the project list) is never reused for another.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,12 @@
 //! `jira-action doctor`, the real binary, against a simulator set up to
 //! fail each check in turn (Cloud, or Data Center: see `common`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::path::Path;

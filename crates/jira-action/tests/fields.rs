@@ -1,6 +1,12 @@
 //! Fields checked against the site's create screens before the create:
 //! required fields, allowed values, fields off the screen, the reporter.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

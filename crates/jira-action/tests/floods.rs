@@ -2,6 +2,12 @@
 //! counted and audited in aggregate, and an overlong X-Request-Id is
 //! replaced, so neither the audit table nor the log grows with the flood.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

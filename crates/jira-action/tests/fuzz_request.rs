@@ -2,6 +2,12 @@
 //! header, the server answers a documented 4xx or a 200, never a 5xx or a
 //! panic, and invalid input creates nothing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

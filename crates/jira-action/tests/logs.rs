@@ -1,6 +1,12 @@
 //! Secrets never reach the log: a test captures everything the server logs
 //! at debug level while tokens flow through it, and scans for them.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use base64::Engine;

@@ -3,6 +3,12 @@
 //! looked up again only once it has had time to land in Jira and in its
 //! search (`jira.outcome_settle_ms`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

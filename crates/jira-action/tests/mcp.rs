@@ -1,6 +1,12 @@
 //! The MCP door, black-box: the official Rust SDK's client against the
 //! real server (and `jira-action mcp` on stdio) and the Jira simulator.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::collections::HashMap;

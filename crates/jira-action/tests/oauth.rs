@@ -1,6 +1,12 @@
 //! The OAuth 2.0 (3LO) connection the server holds: login, refresh before
 //! expiry (one at a time across tasks and processes), re-consent.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,12 @@
 //! Operating the server: rate limits and retries against a 429 storm, the
 //! client-side limiter, `/metrics`, `/readyz` and request ids.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::sync::Arc;

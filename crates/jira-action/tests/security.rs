@@ -1,5 +1,11 @@
 //! Only Glean gets in: signatures, access rules, hostile input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

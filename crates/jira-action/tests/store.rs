@@ -2,6 +2,12 @@
 //! each test run on both stores (SQLite in a temp dir, and PostgreSQL; see
 //! `common/postgres.rs` for where that comes from).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

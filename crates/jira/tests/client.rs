@@ -1,5 +1,11 @@
 //! The client against the simulator and against a hostile server.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use std::time::{Duration, Instant};
 
 use jira::{ApiBase, Auth, ClientConfig, Error, JiraClient, RetryPolicy};

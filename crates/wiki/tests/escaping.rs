@@ -2,6 +2,12 @@
 //! one by one (exact output) and in combinations (parsed back with the test
 //! parser, which must find the same text and nothing else).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 /// `from_plain_text(text)` parses back to exactly `text` (normalised), as

@@ -3,6 +3,12 @@
 //! diff). Every expected file also parses back, with the test renderer, to
 //! the text the ADF crate shows for the same Markdown.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::path::Path;

@@ -4,6 +4,12 @@
 //!   with no stray markup and balanced `{code}`/`{noformat}`/`{quote}`;
 //! - neither function panics, whatever the input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use proptest::prelude::*;
