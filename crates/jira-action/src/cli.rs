@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -89,6 +90,20 @@ enum Command {
     /// Serve the tools over MCP on stdin/stdout, for an assistant on this
     /// machine (Claude Desktop, Cursor): every call is for one person.
     Mcp(Box<McpArgs>),
+    /// Ask a running server's `/healthz` and exit non-zero unless it
+    /// answers 200: a container health check needs no curl beside it.
+    Healthcheck {
+        /// The liveness URL to ask.
+        #[arg(
+            long,
+            env = "JIRA_ACTION_HEALTHCHECK_URL",
+            default_value = "http://127.0.0.1:8080/healthz"
+        )]
+        url: Url,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
+    },
     /// Print the (legacy) Glean tool manifest.
     Manifest {
         #[arg(long)]
@@ -330,12 +345,34 @@ pub fn main() -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             runtime.block_on(mcp_stdio(*args))
         }
+        Command::Healthcheck { url, timeout_secs } => {
+            store_runtime()?.block_on(healthcheck(url, Duration::from_secs(timeout_secs)))
+        }
         Command::Manifest { url, auth } => {
             let document = manifest::document(url.as_str(), auth);
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())
         }
     }
+}
+
+async fn healthcheck(url: Url, timeout: Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot build the HTTP client")?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    anyhow::ensure!(
+        response.status() == reqwest::StatusCode::OK,
+        "{url} answered {}",
+        response.status()
+    );
+    Ok(())
 }
 
 fn store_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

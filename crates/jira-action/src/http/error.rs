@@ -119,3 +119,44 @@ impl IntoResponse for Error {
         response
     }
 }
+
+impl Error {
+    /// One error of each variant, the core's each of its samples: every
+    /// `error` code the Glean door can answer with is the code of one of
+    /// these (`every_variant_has_a_sample` holds them to the enum).
+    pub fn samples() -> Vec<Error> {
+        let mut samples: Vec<Error> = tools::Error::samples()
+            .into_iter()
+            .map(Error::Tool)
+            .collect();
+        samples.extend([
+            Error::InvalidSignature,
+            Error::HeadersTooLarge(1),
+            Error::NotFound,
+            Error::MethodNotAllowed,
+            Error::Overloaded,
+        ]);
+        samples
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::error::sample_coverage::{assert_covered, variants};
+
+    variants! {
+        Error;
+        Error::Tool(_) => "Tool",
+        Error::InvalidSignature => "InvalidSignature",
+        Error::HeadersTooLarge(_) => "HeadersTooLarge",
+        Error::NotFound => "NotFound",
+        Error::MethodNotAllowed => "MethodNotAllowed",
+        Error::Overloaded => "Overloaded",
+    }
+
+    #[test]
+    fn every_variant_has_a_sample() {
+        assert_covered(&Error::samples(), variant, VARIANTS);
+    }
+}

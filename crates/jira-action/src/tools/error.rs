@@ -484,3 +484,180 @@ impl Error {
         matches!(self, Error::Timeout | Error::OutcomeUnknown { .. })
     }
 }
+
+impl Error {
+    /// One error of each variant, and of each code the Jira variant maps
+    /// to: every `error` code the core can answer with is the code of one
+    /// of these (the docs test holds `docs/errors.md` to them;
+    /// `every_variant_has_a_sample` holds them to the enum).
+    pub fn samples() -> Vec<Error> {
+        let api = |status| {
+            Error::Jira(jira::Error::Api {
+                status,
+                body: jira::ErrorBody::default(),
+                retry_after: None,
+            })
+        };
+        let text = || "sample".to_owned();
+        vec![
+            Error::CallerNotAllowed,
+            Error::ProjectNotAllowed(text()),
+            Error::MissingUserEmail { header: text() },
+            Error::InvalidUserEmail {
+                header: text(),
+                reason: text(),
+            },
+            Error::MissingCredentials,
+            Error::InvalidContentType,
+            Error::EmptyBody,
+            Error::InvalidJson(text()),
+            Error::PayloadTooLarge(1),
+            Error::UnknownField(text()),
+            Error::MissingField("summary"),
+            Error::InvalidField {
+                field: "summary",
+                message: text(),
+            },
+            Error::ProjectNotFound {
+                given: text(),
+                choices: Vec::new(),
+            },
+            Error::IssueTypeNotFound {
+                given: text(),
+                project: text(),
+                choices: Vec::new(),
+            },
+            Error::ComponentNotFound {
+                given: text(),
+                project: text(),
+                choices: Vec::new(),
+            },
+            Error::InvalidFields(Vec::new()),
+            Error::ReporterNotSettable(text()),
+            Error::ReporterNotFound(text()),
+            Error::ReporterAmbiguous {
+                email: text(),
+                candidates: Vec::new(),
+            },
+            Error::AssigneeNotFound(text()),
+            Error::AssigneeAmbiguous {
+                given: text(),
+                candidates: Vec::new(),
+            },
+            api(400),
+            api(401),
+            api(403),
+            api(404),
+            api(422),
+            api(429),
+            api(500),
+            Error::Jira(jira::Error::RateLimited {
+                retry_after: std::time::Duration::from_secs(1),
+            }),
+            Error::Jira(jira::Error::Timeout),
+            Error::Jira(jira::Error::Connect(text())),
+            Error::Jira(jira::Error::Transport(text())),
+            Error::Jira(jira::Error::Decode(text())),
+            Error::Jira(jira::Error::Url(text())),
+            Error::Jira(jira::Error::SiteNotAccessible(text())),
+            Error::Timeout,
+            Error::OutcomeUnknown {
+                retry_after_secs: 1,
+            },
+            Error::BodyTimeout,
+            Error::RequestInProgress,
+            Error::IdempotencyKeyReused,
+            Error::StoreUnavailable(text()),
+            Error::OAuthReconsentNeeded,
+            Error::OAuthRefreshFailed(text()),
+            Error::Internal(text()),
+        ]
+    }
+}
+
+/// What the tests of both error enums (this one and the HTTP door's) use
+/// to hold their `samples()` to the enum.
+#[cfg(test)]
+pub(crate) mod sample_coverage {
+    use std::collections::BTreeSet;
+
+    /// Builds `variant` (an exhaustive match over `$error`, no wildcard)
+    /// and `VARIANTS`, the list of its arms, from the same text: a new
+    /// variant does not compile until it has an arm, and then fails
+    /// [`assert_covered`] until `samples()` has one of it.
+    macro_rules! variants {
+        ($error:ty; $($pattern:pat => $name:literal,)*) => {
+            fn variant(error: &$error) -> &'static str {
+                match error {
+                    $($pattern => $name,)*
+                }
+            }
+            const VARIANTS: &[&str] = &[$($name,)*];
+        };
+    }
+    pub(crate) use variants;
+
+    /// Fails unless the samples are of every variant listed.
+    pub(crate) fn assert_covered<E>(samples: &[E], variant: fn(&E) -> &'static str, all: &[&str]) {
+        let sampled: BTreeSet<&str> = samples.iter().map(variant).collect();
+        let all: BTreeSet<&str> = all.iter().copied().collect();
+        assert_eq!(sampled, all);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_coverage::{assert_covered, variants};
+    use super::*;
+
+    variants! {
+        Error;
+        Error::CallerNotAllowed => "CallerNotAllowed",
+        Error::ProjectNotAllowed(_) => "ProjectNotAllowed",
+        Error::MissingUserEmail { .. } => "MissingUserEmail",
+        Error::InvalidUserEmail { .. } => "InvalidUserEmail",
+        Error::MissingCredentials => "MissingCredentials",
+        Error::InvalidContentType => "InvalidContentType",
+        Error::EmptyBody => "EmptyBody",
+        Error::InvalidJson(_) => "InvalidJson",
+        Error::PayloadTooLarge(_) => "PayloadTooLarge",
+        Error::UnknownField(_) => "UnknownField",
+        Error::MissingField(_) => "MissingField",
+        Error::InvalidField { .. } => "InvalidField",
+        Error::ProjectNotFound { .. } => "ProjectNotFound",
+        Error::IssueTypeNotFound { .. } => "IssueTypeNotFound",
+        Error::ComponentNotFound { .. } => "ComponentNotFound",
+        Error::InvalidFields(_) => "InvalidFields",
+        Error::ReporterNotSettable(_) => "ReporterNotSettable",
+        Error::ReporterNotFound(_) => "ReporterNotFound",
+        Error::ReporterAmbiguous { .. } => "ReporterAmbiguous",
+        Error::AssigneeNotFound(_) => "AssigneeNotFound",
+        Error::AssigneeAmbiguous { .. } => "AssigneeAmbiguous",
+        Error::Jira(jira::Error::Api { status: 401, .. }) => "Jira::Api 401",
+        Error::Jira(jira::Error::Api { status: 403, .. }) => "Jira::Api 403",
+        Error::Jira(jira::Error::Api { status: 400 | 404 | 422, .. }) => "Jira::Api 400",
+        Error::Jira(jira::Error::Api { status: 429, .. }) => "Jira::Api 429",
+        Error::Jira(jira::Error::Api { .. }) => "Jira::Api other",
+        Error::Jira(jira::Error::RateLimited { .. }) => "Jira::RateLimited",
+        Error::Jira(jira::Error::Timeout) => "Jira::Timeout",
+        Error::Jira(jira::Error::Connect(_)) => "Jira::Connect",
+        Error::Jira(jira::Error::Transport(_)) => "Jira::Transport",
+        Error::Jira(jira::Error::Decode(_)) => "Jira::Decode",
+        Error::Jira(jira::Error::Url(_)) => "Jira::Url",
+        Error::Jira(jira::Error::SiteNotAccessible(_)) => "Jira::SiteNotAccessible",
+        Error::Timeout => "Timeout",
+        Error::OutcomeUnknown { .. } => "OutcomeUnknown",
+        Error::BodyTimeout => "BodyTimeout",
+        Error::RequestInProgress => "RequestInProgress",
+        Error::IdempotencyKeyReused => "IdempotencyKeyReused",
+        Error::StoreUnavailable(_) => "StoreUnavailable",
+        Error::OAuthReconsentNeeded => "OAuthReconsentNeeded",
+        Error::OAuthRefreshFailed(_) => "OAuthRefreshFailed",
+        Error::Internal(_) => "Internal",
+    }
+
+    #[test]
+    fn every_variant_has_a_sample() {
+        assert_covered(&Error::samples(), variant, VARIANTS);
+    }
+}
