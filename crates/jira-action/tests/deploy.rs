@@ -2,6 +2,12 @@
 //! and validation (so none can rot) and hold no secret, and the health
 //! check the container image runs tells a live server from a dead one.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

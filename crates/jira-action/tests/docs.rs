@@ -4,6 +4,12 @@
 //! every relative link in `README.md` and `docs/*.md` leads somewhere, and
 //! the README stays short and starts with the two commands.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::cell::RefCell;
