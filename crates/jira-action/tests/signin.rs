@@ -783,10 +783,22 @@ async fn registration_refuses_unsafe_redirect_uris() {
     }
 }
 
-/// The token checks on an explicit clock: expiry, revocation, reuse.
+/// The token checks on an explicit clock (expiry, revocation), on both
+/// backends.
 #[tokio::test]
-async fn the_store_checks_tokens_against_the_time_it_is_given() {
-    let store = Store::open("sqlite::memory:", 1).await.expect("store");
+async fn the_store_checks_tokens_against_the_time_it_is_given_sqlite() {
+    store_checks_tokens(Store::open("sqlite::memory:", 1).await.expect("store")).await;
+}
+
+#[tokio::test]
+async fn the_store_checks_tokens_against_the_time_it_is_given_postgres() {
+    let Some(url) = common::postgres::fresh_database().await else {
+        return;
+    };
+    store_checks_tokens(Store::open(&url, 2).await.expect("store")).await;
+}
+
+async fn store_checks_tokens(store: Store) {
     let grant = GrantRow {
         id: "grant-1".into(),
         client_id: "client".into(),
@@ -877,6 +889,28 @@ async fn the_store_checks_tokens_against_the_time_it_is_given() {
             .expect("revoke"),
         0
     );
+    // A person's grants end by email, all or one client's.
+    for (id, client) in [("grant-2", "client-a"), ("grant-3", "client-b")] {
+        let grant = GrantRow {
+            id: id.into(),
+            client_id: client.into(),
+            ..grant.clone()
+        };
+        let code = CodeRow {
+            hash: format!("{id}-code"),
+            grant_id: id.into(),
+            ..code.clone()
+        };
+        store
+            .signin_grant_with_code(&grant, &code)
+            .await
+            .expect("grant");
+    }
+    assert_eq!(store.signin_grants().await.expect("grants").len(), 2);
+    let revoke = |client| store.signin_revoke_person("ALICE@example.com", client, 4_000);
+    assert_eq!(revoke(Some("client-a")).await.expect("revoke"), 1);
+    assert_eq!(revoke(None).await.expect("revoke"), 1);
+    assert!(store.signin_grants().await.expect("grants").is_empty());
 }
 
 /// `jira-action mcp grants` / `mcp revoke`, as separate processes on the
