@@ -876,6 +876,37 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_is_off_by_default_and_checked_when_on() {
+        let base = "[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"t\"\n[glean]\nallow_unsigned = true\n";
+        let config = Config::from_toml(base).expect("parses");
+        assert!(!config.mcp.oauth.enabled);
+        assert_eq!(config.mcp.oauth.access_token_ttl_secs, 3_600);
+        config.validate().expect("consistent");
+        let on = format!(
+            "{base}[mcp.oauth]\nenabled = true\nclient_id = \"id\"\nclient_secret = \"s\"\n\
+             [[mcp.oauth.clients]]\nclient_id = \"c\"\nredirect_uris = [\"https://a.example/cb\"]\n"
+        );
+        let config = Config::from_toml(&on).expect("parses");
+        config.validate().expect("consistent");
+        assert_eq!(config.mcp.oauth.clients[0].client_id, "c");
+        let mut no_secret = config.clone();
+        no_secret.mcp.oauth.client_secret = None;
+        assert!(no_secret.validate().is_err());
+        let mut oidc = config.clone();
+        oidc.mcp.oauth.upstream = Upstream::Oidc;
+        assert!(oidc.validate().is_err());
+        let mut passthrough = config.clone();
+        passthrough.jira.auth = AuthMode::Passthrough;
+        assert!(passthrough.validate().is_err());
+        let mut data_center = config;
+        data_center.jira.auth = AuthMode::Pat;
+        data_center.jira.pat = Some(SecretString::from("p"));
+        data_center.jira.flavor = FlavorSetting::DataCenter;
+        let refused = data_center.validate().expect_err("no account ids there");
+        assert!(refused.to_string().contains("Data Center"), "{refused}");
+    }
+
+    #[test]
     fn debug_prints_no_secret() {
         let config = Config::from_toml(
             "[jira]\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"hunter2-token\"\n\
