@@ -54,6 +54,8 @@ pub struct AppState {
     /// "Now" for idempotency claims and settle times (see
     /// `jira.outcome_settle_ms`); the system clock unless a test moves it.
     pub clock: crate::store::Clock,
+    /// Sign-in for `/mcp` (`[mcp.oauth]`), when on.
+    pub signin: Option<Arc<crate::signin::SignIn>>,
 }
 
 impl AppState {
@@ -83,7 +85,15 @@ impl AppState {
         let openapi = openapi::document(public_url);
         let verifier = signature_verifier(&config)?;
         let max_connections = crate::server::connection_cap(config.limits.max_connections);
+        let signin = match config.mcp.oauth.enabled {
+            true => Some(Arc::new(crate::signin::SignIn::new(
+                &config.mcp.oauth,
+                public_url,
+            )?)),
+            false => None,
+        };
         Ok(AppState {
+            signin,
             connections: Arc::new(Semaphore::new(max_connections)),
             max_connections,
             verifier,
@@ -391,6 +401,11 @@ pub async fn open(
     public_url: &str,
 ) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
     resolve_flavor(&mut config).await?;
+    if config.mcp.oauth.enabled && config.jira.flavor == FlavorSetting::DataCenter {
+        anyhow::bail!(
+            "mcp.oauth.upstream = \"atlassian\" names people by Atlassian account id, which this Jira (Data Center) does not have"
+        );
+    }
     let store = Store::open(&config.store.url, config.store.max_connections)
         .await
         .with_context(|| format!("cannot open the store {}", redact(&config.store.url)))?;

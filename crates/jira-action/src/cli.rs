@@ -89,6 +89,7 @@ enum Command {
     Oauth(OAuthCommand),
     /// Serve the tools over MCP on stdin/stdout, for an assistant on this
     /// machine (Claude Desktop, Cursor): every call is for one person.
+    /// `mcp grants` and `mcp revoke` manage sign-in grants.
     Mcp(Box<McpArgs>),
     /// Ask a running server's `/healthz` and exit non-zero unless it
     /// answers 200: a container health check needs no curl beside it.
@@ -149,7 +150,10 @@ struct DoctorArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct McpArgs {
+    #[command(subcommand)]
+    grants: Option<crate::signin::cli::GrantsCommand>,
     #[command(flatten)]
     serve: ServeArgs,
     /// The person every call is for (their email); or `mcp.stdio_user`.
@@ -227,6 +231,14 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     mcp_api_keys: Vec<SecretArg>,
+    /// Sign-in for /mcp: the Atlassian sign-in app's secret (prefer the
+    /// environment variable).
+    #[arg(
+        long,
+        env = "JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    mcp_oauth_client_secret: Option<SecretArg>,
 }
 
 impl ServeArgs {
@@ -296,6 +308,9 @@ impl ServeArgs {
         if !keys.is_empty() {
             config.mcp.api_keys = keys;
         }
+        if let Some(secret) = &self.mcp_oauth_client_secret {
+            config.mcp.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
+        }
         Ok(config)
     }
 }
@@ -337,8 +352,11 @@ pub fn main() -> anyhow::Result<()> {
             init_logging();
             store_runtime()?.block_on(oauth(command))
         }
-        Command::Mcp(args) => {
+        Command::Mcp(mut args) => {
             init_logging();
+            if let Some(command) = args.grants.take() {
+                return store_runtime()?.block_on(crate::signin::cli::run(command));
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -402,13 +420,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.validate()?;
     let sandbox = args.sandbox;
+    let sign_in = config.mcp.oauth.enabled;
     let store_url = config.store.url.clone();
     let mut server = crate::app::start(config).await?;
     let addr = server.addr;
     tracing::info!(%addr, "listening");
     println!("jira-action listening on http://{addr}");
     if sandbox {
-        println!("{}", crate::sandbox::banner(addr, &mcp_key));
+        println!("{}", crate::sandbox::banner(addr, &mcp_key, sign_in));
         println!("The audit trail: jira-action audit --store-url {store_url}\n");
     }
     let stop = server.stop_handle();

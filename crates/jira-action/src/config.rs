@@ -119,6 +119,83 @@ pub struct McpConfig {
     /// `jira-action mcp` (stdio): the person every call is for, when
     /// `--user` is not given.
     pub stdio_user: Option<String>,
+    /// Sign-in: OAuth 2.1 for `/mcp`, each person signing in themselves.
+    pub oauth: McpOAuthConfig,
+}
+
+/// Where people sign in when an MCP client signs them in (OAuth 2.1):
+/// jira-action is the authorization server of `/mcp` and hands the login
+/// itself to Atlassian (`read:me`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Upstream {
+    /// Atlassian's OAuth 2.0 (3LO), scope `read:me`: the account id is the
+    /// person (Jira Cloud only).
+    #[default]
+    Atlassian,
+    /// An OpenID Connect provider by issuer URL (not built yet: refused at
+    /// start).
+    Oidc,
+}
+
+/// `[mcp.oauth]`: sign-in for `/mcp`. Off unless `enabled`; API keys keep
+/// working beside it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpOAuthConfig {
+    pub enabled: bool,
+    pub upstream: Upstream,
+    /// The sign-in app's client id (its own Atlassian OAuth app, with the
+    /// single scope `read:me` and the callback
+    /// `<public_url>/oauth/atlassian/callback`).
+    pub client_id: Option<String>,
+    /// Prefer the environment variable `JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// Atlassian's authorization server (`/authorize`, `/oauth/token`).
+    pub auth_url: Url,
+    /// Where `GET /me` is.
+    pub api_url: Url,
+    /// Lifetime of the access tokens jira-action issues.
+    pub access_token_ttl_secs: u64,
+    /// How long an unused refresh token stays good (each refresh rotates it).
+    pub refresh_token_ttl_secs: u64,
+    /// How long a person has from `authorize` to the consent, and a client
+    /// from the consent to redeeming its code.
+    pub authorization_ttl_secs: u64,
+    /// Whether clients may register themselves (RFC 7591), as Glean's MCP
+    /// host and most assistants do.
+    pub dynamic_registration: bool,
+    /// Clients known in advance.
+    pub clients: Vec<ConfiguredClient>,
+}
+
+/// A client listed in the configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredClient {
+    pub client_id: String,
+    /// Shown on the consent page.
+    pub name: Option<String>,
+    pub redirect_uris: Vec<String>,
+}
+
+impl Default for McpOAuthConfig {
+    fn default() -> Self {
+        let url = |s: &str| Url::parse(s).unwrap_or_else(|_| unreachable!("a valid constant"));
+        McpOAuthConfig {
+            enabled: false,
+            upstream: Upstream::Atlassian,
+            client_id: None,
+            client_secret: None,
+            auth_url: url("https://auth.atlassian.com"),
+            api_url: url("https://api.atlassian.com"),
+            access_token_ttl_secs: 3_600,
+            refresh_token_ttl_secs: 30 * 86_400,
+            authorization_ttl_secs: 600,
+            dynamic_registration: true,
+            clients: Vec::new(),
+        }
+    }
 }
 
 impl Default for McpConfig {
@@ -127,6 +204,7 @@ impl Default for McpConfig {
             api_keys: Vec::new(),
             user_header: "Glean-User-Email".to_owned(),
             stdio_user: None,
+            oauth: McpOAuthConfig::default(),
         }
     }
 }
@@ -606,6 +684,47 @@ impl Config {
         }
         crate::store::Location::parse(&self.store.url)
             .map_err(|e| ConfigError::Invalid(format!("store.url: {e}")))?;
+        self.validate_sign_in()?;
+        Ok(())
+    }
+
+    /// `[mcp.oauth]`: an upstream that can name the person on this Jira.
+    fn validate_sign_in(&self) -> Result<(), ConfigError> {
+        let oauth = &self.mcp.oauth;
+        if !oauth.enabled {
+            return Ok(());
+        }
+        match oauth.upstream {
+            Upstream::Oidc => {
+                return Err(ConfigError::Invalid(
+                    "mcp.oauth.upstream = \"oidc\" is not available yet; use \"atlassian\" (Jira Cloud)".into(),
+                ));
+            }
+            Upstream::Atlassian if self.jira.flavor == FlavorSetting::DataCenter => {
+                return Err(ConfigError::Invalid(
+                    "mcp.oauth.upstream = \"atlassian\" names people by Atlassian account id, which Jira Data Center does not have; sign-in with an OpenID Connect provider is the way there (not available yet)".into(),
+                ));
+            }
+            Upstream::Atlassian => {}
+        }
+        if self.jira.auth == AuthMode::Passthrough {
+            return Err(ConfigError::Invalid(
+                "mcp.oauth needs server-held Jira credentials (auth = api-token or oauth): /mcp is off in passthrough mode".into(),
+            ));
+        }
+        if oauth.client_id.is_none() || oauth.client_secret.is_none() {
+            return Err(ConfigError::Invalid(
+                "mcp.oauth needs client_id and client_secret (JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET): the sign-in app registered with Atlassian".into(),
+            ));
+        }
+        if oauth.access_token_ttl_secs == 0
+            || oauth.refresh_token_ttl_secs == 0
+            || oauth.authorization_ttl_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "mcp.oauth lifetimes must be greater than zero".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -754,6 +873,37 @@ mod tests {
         config.glean.url = None;
         config.glean.allow_unsigned = true;
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn sign_in_is_off_by_default_and_checked_when_on() {
+        let base = "[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"t\"\n[glean]\nallow_unsigned = true\n";
+        let config = Config::from_toml(base).expect("parses");
+        assert!(!config.mcp.oauth.enabled);
+        assert_eq!(config.mcp.oauth.access_token_ttl_secs, 3_600);
+        config.validate().expect("consistent");
+        let on = format!(
+            "{base}[mcp.oauth]\nenabled = true\nclient_id = \"id\"\nclient_secret = \"s\"\n\
+             [[mcp.oauth.clients]]\nclient_id = \"c\"\nredirect_uris = [\"https://a.example/cb\"]\n"
+        );
+        let config = Config::from_toml(&on).expect("parses");
+        config.validate().expect("consistent");
+        assert_eq!(config.mcp.oauth.clients[0].client_id, "c");
+        let mut no_secret = config.clone();
+        no_secret.mcp.oauth.client_secret = None;
+        assert!(no_secret.validate().is_err());
+        let mut oidc = config.clone();
+        oidc.mcp.oauth.upstream = Upstream::Oidc;
+        assert!(oidc.validate().is_err());
+        let mut passthrough = config.clone();
+        passthrough.jira.auth = AuthMode::Passthrough;
+        assert!(passthrough.validate().is_err());
+        let mut data_center = config;
+        data_center.jira.auth = AuthMode::Pat;
+        data_center.jira.pat = Some(SecretString::from("p"));
+        data_center.jira.flavor = FlavorSetting::DataCenter;
+        let refused = data_center.validate().expect_err("no account ids there");
+        assert!(refused.to_string().contains("Data Center"), "{refused}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod resolve;
 pub mod sandbox;
 pub mod server;
+pub mod signin;
 pub mod store;
 pub mod throttle;
 pub mod tools;

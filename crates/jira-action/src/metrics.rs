@@ -156,6 +156,22 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Repeated requests answered from the idempotency store instead of creating again.",
     ),
+    // Sign-in for /mcp (OAuth 2.1).
+    (
+        "jira_action_signins_total",
+        Kind::Counter,
+        "People who signed in and allowed a client (grants given).",
+    ),
+    (
+        "jira_action_signin_refreshes_total",
+        Kind::Counter,
+        "Sign-in refresh tokens exchanged (each rotated).",
+    ),
+    (
+        "jira_action_signin_refusals_total",
+        Kind::Counter,
+        "Sign-in steps and /mcp tokens refused, by reason.",
+    ),
     (
         "jira_action_build_info",
         Kind::Gauge,

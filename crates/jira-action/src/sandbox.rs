@@ -41,6 +41,7 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHan
         config.jira.auth = AuthMode::ApiToken;
         config.jira.email = Some(SANDBOX_EMAIL.to_owned());
         config.jira.api_token = Some(SecretString::from(SANDBOX_TOKEN.to_owned()));
+        enable_sign_in(config, &sim.base_url())?;
     }
     // A fresh store per run, in the temp dir: the simulator starts empty,
     // so answers remembered from an earlier run would name issues that no
@@ -62,8 +63,37 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHan
     Ok(sim)
 }
 
-/// What to paste to see it work.
-pub fn banner(addr: SocketAddr, mcp_key: &str) -> String {
+/// Sign-in for `/mcp` with the simulator as Atlassian: a person picks a
+/// demo person on its sign-in page. Settings already given are kept (an
+/// `[mcp.oauth]` that is on, e.g. against a real Atlassian app).
+fn enable_sign_in(config: &mut Config, sim_url: &str) -> anyhow::Result<()> {
+    let oauth = &mut config.mcp.oauth;
+    if oauth.enabled {
+        return Ok(());
+    }
+    oauth.enabled = true;
+    oauth.client_id = Some(demo::OAUTH_CLIENT_ID.to_owned());
+    oauth.client_secret = Some(SecretString::from(demo::OAUTH_CLIENT_SECRET.to_owned()));
+    oauth.auth_url = url::Url::parse(sim_url)?;
+    oauth.api_url = url::Url::parse(sim_url)?;
+    Ok(())
+}
+
+/// What to paste to see it work; `sign_in` when `/mcp` also takes
+/// sign-in tokens.
+pub fn banner(addr: SocketAddr, mcp_key: &str, sign_in: bool) -> String {
+    let sign_in = match sign_in {
+        true => format!(
+            r#"
+Or sign in, as each person would: point an OAuth-capable MCP client at http://{addr}/mcp
+with no headers (Claude Code: claude mcp add --transport http jira http://{addr}/mcp).
+It gets 401 with the protected-resource metadata, registers, and opens a browser on the
+simulator's stand-in for Atlassian's sign-in: pick a demo person (Alice, the admin, ...),
+then Allow on jira-action's consent page. Issues it files have that person as reporter.
+"#
+        ),
+        false => String::new(),
+    };
     format!(
         r#"
 Sandbox: an embedded Jira simulator with the demo site (projects DEMO and OPS).
@@ -92,6 +122,6 @@ An MCP client's configuration (Claude, Cursor and others that take a URL and hea
 
 {{"mcpServers": {{"jira": {{"type": "http", "url": "http://{addr}/mcp",
   "headers": {{"Authorization": "Bearer {mcp_key}", "Glean-User-Email": "alice@example.com"}}}}}}}}
-"#
+{sign_in}"#
     )
 }

@@ -178,7 +178,11 @@ pub(crate) fn router(sim: Sim) -> Router {
             get(handlers::meta::project_components),
         )
         .route("/rest/api/2/priority", get(handlers::meta::priorities))
-        .route("/authorize", get(crate::oauth::authorize))
+        .route(
+            "/authorize",
+            get(crate::oauth::authorize).post(crate::oauth::authorize_as),
+        )
+        .route("/me", get(crate::oauth::me))
         .fallback(not_found)
         .with_state(sim.clone());
     // The front runs before routing, so that it can strip the gateway

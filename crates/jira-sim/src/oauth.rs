@@ -1,5 +1,8 @@
 //! Atlassian's OAuth 2.0 (3LO) authorization server, simulated:
-//! `GET /authorize` (consent is given at once, by a configured account),
+//! `GET /authorize` (consent is given at once, by a configured account;
+//! for the user-consent scope `read:me` a sign-in page lets a person pick
+//! a demo person, posted back to `POST /authorize`), `GET /me` (who a
+//! `read:me` token belongs to),
 //! `POST /oauth/token` with the `authorization_code` and `refresh_token`
 //! grants. Refresh tokens rotate: each refresh answers a new one, the old
 //! one may be reused for a short interval (Atlassian's leeway for retries)
@@ -19,7 +22,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::http::Query;
-use crate::sim::Sim;
+use crate::model::AccountType;
+use crate::sim::{Sim, read};
 
 /// An OAuth app registered with the simulated authorization server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +68,7 @@ struct Code {
 
 struct Access {
     account_id: String,
+    scope: String,
     expires_at: Instant,
 }
 
@@ -125,6 +130,7 @@ impl OAuthState {
             access_token.clone(),
             Access {
                 account_id: account_id.to_owned(),
+                scope: scope.to_owned(),
                 expires_at: Instant::now() + config.access_token_ttl,
             },
         );
@@ -164,10 +170,154 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// `GET /authorize`: consent is given at once; redirects to the
-/// `redirect_uri` with a code and the caller's `state`.
+/// The parameters of an authorization request, carried through the
+/// sign-in page's form.
+const AUTHORIZE_PARAMS: [&str; 7] = [
+    "audience",
+    "client_id",
+    "scope",
+    "redirect_uri",
+    "state",
+    "response_type",
+    "prompt",
+];
+
+/// Whether a scope asks for the person's own profile (user consent).
+fn wants_person(scope: &str) -> bool {
+    scope.split_whitespace().any(|s| s == "read:me")
+}
+
+/// `GET /authorize`: consent is given at once, by the configured account;
+/// a `read:me` request shows the sign-in page instead, where a person
+/// picks a demo person. Redirects to the `redirect_uri` with a code and
+/// the caller's `state`.
 pub(crate) async fn authorize(State(sim): State<Sim>, RawQuery(raw): RawQuery) -> Response {
     let query = Query::parse(raw.as_deref());
+    if wants_person(query.get("scope").unwrap_or_default()) {
+        return sign_in_page(&sim, &query);
+    }
+    let account = sim.inner.oauth_config.consent_account_id.clone();
+    grant_code(&sim, &query, account)
+}
+
+/// `POST /authorize`: the sign-in page's form: the request's parameters
+/// and the demo person picked.
+pub(crate) async fn authorize_as(State(sim): State<Sim>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let query = Query::parse(Some(&text));
+    let account = query.get("account_id").unwrap_or_default().to_owned();
+    let known = read(&sim.inner.world)
+        .directory
+        .get(&account)
+        .is_some_and(|user| user.active);
+    if !known || query.get("decision") != Some("accept") {
+        // Atlassian sends the browser back with `access_denied`.
+        let Ok(mut target) = url_with_query(query.get("redirect_uri").unwrap_or_default()) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                "redirect_uri must be an http(s) URL",
+            )
+                .into_response();
+        };
+        target.push_str(&format!(
+            "error=access_denied&state={}",
+            encode(query.get("state").unwrap_or_default())
+        ));
+        return Redirect::to(&target).into_response();
+    }
+    grant_code(&sim, &query, account)
+}
+
+/// The demo people a person may sign in as: the site's fixed people who
+/// can sign in (active Atlassian accounts with an email).
+fn demo_people(sim: &Sim) -> Vec<(String, String, String)> {
+    read(&sim.inner.world)
+        .directory
+        .users()
+        .iter()
+        .take(crate::demo::FIXED_USERS)
+        .filter(|u| u.active && u.account_type == AccountType::Atlassian)
+        .filter_map(|u| {
+            let email = u.email.clone()?;
+            Some((u.account_id.clone(), u.display_name.clone(), email))
+        })
+        .collect()
+}
+
+/// Atlassian's sign-in and consent, simulated: pick a demo person, then
+/// Accept or Cancel. Plain HTML, no JavaScript.
+fn sign_in_page(sim: &Sim, query: &Query) -> Response {
+    let mut hidden = String::new();
+    for name in AUTHORIZE_PARAMS {
+        if let Some(value) = query.get(name) {
+            hidden.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n",
+                escape(value)
+            ));
+        }
+    }
+    let mut people = String::new();
+    for (i, (id, name, email)) in demo_people(sim).iter().enumerate() {
+        people.push_str(&format!(
+            "<label><input type=\"radio\" name=\"account_id\" value=\"{}\"{}> {} ({})</label><br>\n",
+            escape(id),
+            if i == 0 { " checked" } else { "" },
+            escape(name),
+            escape(email),
+        ));
+    }
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in to continue - Atlassian (simulated)</title></head><body>\n\
+<h1>Log in to continue</h1>\n<p>This is the Jira simulator's stand-in for Atlassian's sign-in. Pick who you are:</p>\n\
+<form method=\"post\" action=\"authorize\">\n{hidden}{people}\
+<p>The app <strong>{client}</strong> asks to view your Atlassian account's profile (<code>read:me</code>).</p>\n\
+<button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button>\n\
+<button type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button>\n</form>\n</body></html>\n",
+        client = escape(query.get("client_id").unwrap_or_default()),
+    );
+    ([(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `GET /me`: the profile of the account a `read:me` token acts as.
+pub(crate) async fn me(State(sim): State<Sim>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let account = {
+        let state = crate::sim::lock(&sim.inner.oauth);
+        state
+            .access
+            .get(token)
+            .filter(|a| a.expires_at > Instant::now() && wants_person(&a.scope))
+            .map(|a| a.account_id.clone())
+    };
+    let user = account.and_then(|id| read(&sim.inner.world).directory.get(&id).cloned());
+    let Some(user) = user else {
+        return oauth_error(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized");
+    };
+    axum::Json(json!({
+        "account_type": "atlassian",
+        "account_id": user.account_id,
+        "email": user.email,
+        "name": user.display_name,
+        "nickname": user.display_name,
+        "account_status": if user.active { "active" } else { "inactive" },
+    }))
+    .into_response()
+}
+
+/// A code for `account` and the browser back to the `redirect_uri`.
+fn grant_code(sim: &Sim, query: &Query, account_id: String) -> Response {
     let get = |k: &str| query.get(k).unwrap_or_default().to_owned();
     let (client_id, redirect_uri, scope) = (get("client_id"), get("redirect_uri"), get("scope"));
     if get("audience") != "api.atlassian.com" || get("response_type") != "code" {
@@ -196,7 +346,7 @@ pub(crate) async fn authorize(State(sim): State<Sim>, RawQuery(raw): RawQuery) -
             client_id,
             redirect_uri,
             scope,
-            account_id: config.consent_account_id.clone(),
+            account_id,
             expires_at: Instant::now() + Duration::from_secs(600),
         },
     );

@@ -269,6 +269,21 @@ impl JiraClient {
         .await
     }
 
+    /// `GET /user/search?accountId=` (Cloud): the account, if it exists and
+    /// is active (the search finds active users only).
+    pub async fn user_by_account_id(&self, account_id: &str) -> Result<Option<User>, Error> {
+        let found: Vec<User> = self
+            .get(
+                Call::UserSearch,
+                &["user", "search"],
+                &[("accountId", account_id), ("maxResults", "1")],
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .find(|user| user.account_id == account_id && user.active))
+    }
+
     /// `GET /rest/api/2/serverInfo`: the deployment type and version. Asked
     /// on v2, which both Cloud and Data Center serve, before the flavour is
     /// known; only for a site URL (the OAuth gateway is always Cloud).

@@ -63,9 +63,11 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
             Arc::clone(&state),
             deadline::body_deadline,
         ));
+    let signin = crate::signin::router(&state).unwrap_or_default();
     Router::new()
         .merge(tools)
         .merge(mcp)
+        .merge(signin)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -1,7 +1,10 @@
 //! Who gets into `/mcp`: a call must present one of the configured API
-//! keys as `Authorization: Bearer <key>`. Keys are compared in constant
-//! time and never logged; a call without a valid one gets `401` with
-//! `WWW-Authenticate: Bearer`, before the MCP service sees it.
+//! keys, or (with sign-in on) an access token a person got by signing in,
+//! as `Authorization: Bearer <…>`. Keys are compared in constant time and
+//! never logged; a call without a valid one gets `401` with
+//! `WWW-Authenticate: Bearer` (naming the protected-resource metadata when
+//! sign-in is on, so that a client can find where to sign in), before the
+//! MCP service sees it.
 
 use std::sync::Arc;
 
@@ -54,12 +57,19 @@ fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// What the middleware checks against.
+pub struct Gate {
+    pub keys: ApiKeys,
+    pub state: Arc<crate::app::AppState>,
+}
+
 /// The middleware in front of the MCP service.
 pub async fn require_key(
-    State(keys): State<Arc<ApiKeys>>,
-    request: Request,
+    State(gate): State<Arc<Gate>>,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let keys = &gate.keys;
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -68,6 +78,34 @@ pub async fn require_key(
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
+    if let Some(signin) = gate.state.signin.as_deref() {
+        let token = presented.map(str::to_owned);
+        return match token {
+            Some(key) if keys.accepts(&key) => next.run(request).await,
+            Some(token) => match crate::signin::check_access(&gate.state, signin, &token).await {
+                Ok(signed_in) => {
+                    request.extensions_mut().insert(signed_in);
+                    next.run(request).await
+                }
+                Err(reason) => {
+                    gate.state.metrics.inc(
+                        "jira_action_signin_refusals_total",
+                        &[("reason", &format!("token_{reason}"))],
+                    );
+                    refuse_with(
+                        "invalid_token",
+                        "The access token is not valid here (expired, revoked, or not issued for this server): sign in again.",
+                        &signin.challenge(true),
+                    )
+                }
+            },
+            None => refuse_with(
+                "sign_in_required",
+                "Sign in: this server's protected-resource metadata (in WWW-Authenticate) says where.",
+                &signin.challenge(false),
+            ),
+        };
+    }
     match presented {
         Some(key) if keys.accepts(key) => next.run(request).await,
         Some(_) => refuse(
@@ -84,17 +122,22 @@ pub async fn require_key(
 }
 
 fn refuse(code: &'static str, message: &str, given: bool) -> Response {
-    tracing::info!(error = code, "MCP call refused");
     let challenge = match given {
         true => "Bearer error=\"invalid_token\"",
         false => "Bearer",
     };
+    refuse_with(code, message, challenge)
+}
+
+fn refuse_with(code: &'static str, message: &str, challenge: &str) -> Response {
+    tracing::info!(error = code, "MCP call refused");
     let body = serde_json::json!({ "error": code, "message": message });
     let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
+    if let Ok(value) = HeaderValue::from_str(challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
     response
         .extensions_mut()
         .insert(crate::http::ErrorCode(code));

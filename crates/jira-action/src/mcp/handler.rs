@@ -78,15 +78,36 @@ impl Handler {
                 deadline: None,
             },
             (None, headers) => {
+                let signed_in = ctx
+                    .extensions
+                    .get::<axum::http::request::Parts>()
+                    .and_then(|parts| parts.extensions.get::<crate::signin::SignedIn>());
                 let empty = HeaderMap::new();
                 let headers = headers.unwrap_or(&empty);
                 let name = &self.state.config.mcp.user_header;
+                // A signed-in person is who their token says, whatever the
+                // headers claim; the client is the one they granted.
+                let (authenticated, principal, client) = match signed_in {
+                    Some(crate::signin::SignedIn(grant)) => (
+                        Authenticated::SignIn,
+                        Ok(Principal::Account {
+                            account_id: grant.account_id.clone(),
+                            email: grant.email.clone(),
+                        }),
+                        Some(grant.client_id.clone()),
+                    ),
+                    None => (
+                        Authenticated::ApiKey,
+                        door::person(headers, name, name).map(Principal::Email),
+                        client,
+                    ),
+                };
                 Request {
                     door: FrontDoor::Mcp,
                     client,
                     request_id: door::request_id(headers),
-                    authenticated: Authenticated::ApiKey,
-                    principal: door::person(headers, name, name).map(Principal::Email),
+                    authenticated,
+                    principal,
                     credentials: Credentials::Server,
                     idempotency_key: door::idempotency_key(headers),
                     arguments: Ok(arguments),

@@ -39,7 +39,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         );
         return None;
     }
-    if state.config.mcp.api_keys.is_empty() {
+    if state.config.mcp.api_keys.is_empty() && state.signin.is_none() {
         tracing::warn!(
             "the MCP endpoint /mcp refuses every call: no API key is configured (mcp.api_keys or JIRA_ACTION_MCP_API_KEYS)"
         );
@@ -58,12 +58,15 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         Arc::new(NeverSessionManager::default()),
         config,
     );
-    let keys = Arc::new(ApiKeys::new(&state.config.mcp.api_keys));
+    let gate = Arc::new(access::Gate {
+        keys: ApiKeys::new(&state.config.mcp.api_keys),
+        state: Arc::clone(&state),
+    });
     Some(
         Router::new()
             .nest_service(PATH, service)
             .layer(axum::middleware::from_fn_with_state(
-                keys,
+                gate,
                 access::require_key,
             )),
     )

@@ -203,6 +203,31 @@ impl Resolver {
             .map_err(unshare)
     }
 
+    /// A signed-in person's account, if it is active on this site. Cached
+    /// with the users (account ids never look like emails).
+    pub async fn account(
+        &self,
+        jira: &JiraClient,
+        scope: CacheScope,
+        account_id: &str,
+    ) -> Result<UserMatch, Error> {
+        self.stats.lookup(USERS);
+        self.users
+            .try_get_with((scope, format!("accountId:{account_id}")), async {
+                self.stats.miss(USERS);
+                let found = jira.user_by_account_id(account_id).await?;
+                Ok::<_, jira::Error>(match found {
+                    Some(user) => UserMatch::Found {
+                        account_id: user.account_id,
+                        display_name: user.display_name,
+                    },
+                    None => UserMatch::NotFound,
+                })
+            })
+            .await
+            .map_err(unshare)
+    }
+
     /// The project with its issue types and components, as these
     /// credentials see it.
     pub async fn project(

@@ -35,7 +35,7 @@ impl StoreArgs {
 
     /// Opens an existing store; a missing SQLite file is an error here
     /// rather than a new empty store.
-    async fn open(&self) -> anyhow::Result<Store> {
+    pub async fn open(&self) -> anyhow::Result<Store> {
         let url = self.url()?;
         if let Location::SqliteFile(path) = Location::parse(&url)?
             && !Path::new(&path).exists()

@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "settle",
         include_str!("../../migrations/0005_settle.sql"),
     ),
+    (
+        6,
+        "signin",
+        include_str!("../../migrations/0006_signin.sql"),
+    ),
 ];
 
 /// A pool of connections to the configured database; an SQLite file also
@@ -88,6 +93,8 @@ pub use writer::Writer;
 
 mod oauth;
 pub use oauth::{OAuthRow, STATUS_OK, STATUS_RECONSENT};
+
+pub mod signin;
 
 /// What a request learns when it tries to claim its identity.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -138,7 +138,7 @@ async fn prepare(
     // Independent lookups run together; each is a cache hit when warm.
     let (project, reporter, assignee) = tokio::join!(
         state.resolver.project(jira, caller.scope, &input.project),
-        state.resolver.user(jira, caller.scope, &caller.email),
+        reporter_of(state, caller),
         resolve_assignee(state, caller, input.assignee.as_ref()),
     );
     let project = project?;
@@ -239,6 +239,25 @@ fn fields_to_check(fields: &mut NewIssueFields) -> Result<serde_json::Map<String
         _ => Err(Error::Internal(
             "fields do not serialize to an object".into(),
         )),
+    }
+}
+
+/// The reporter: a signed-in person's own account (checked active on this
+/// site), else the account the caller's email finds.
+async fn reporter_of(state: &AppState, caller: &Caller) -> Result<UserMatch, Error> {
+    match &caller.account_id {
+        Some(account_id) => {
+            state
+                .resolver
+                .account(&caller.jira, caller.scope, account_id)
+                .await
+        }
+        None => {
+            state
+                .resolver
+                .user(&caller.jira, caller.scope, &caller.email)
+                .await
+        }
     }
 }
 

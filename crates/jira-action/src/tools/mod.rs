@@ -60,6 +60,8 @@ pub enum Authenticated {
     ApiKey,
     /// The person's own machine: `jira-action mcp` over stdio.
     Local,
+    /// An access token the person got by signing in (OAuth, `/mcp`).
+    SignIn,
 }
 
 impl Authenticated {
@@ -70,17 +72,37 @@ impl Authenticated {
             Authenticated::Unchecked => "unchecked",
             Authenticated::ApiKey => "api_key",
             Authenticated::Local => "local",
+            Authenticated::SignIn => "oauth",
         }
     }
 }
 
-/// Who the call is for, as the door knows them. Sign-in (OAuth) will add
-/// a variant that names a Jira account directly.
+/// Who the call is for, as the door knows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     /// An email the door vouches for: Glean's signed header, the header
     /// beside an MCP API key, the stdio user. Validated and lowercased.
     Email(String),
+    /// A person who signed in with Atlassian: the account is the reporter
+    /// (no email search), the email is what the access rules see.
+    Account { account_id: String, email: String },
+}
+
+impl Principal {
+    /// The email the access rules and the idempotency identity use.
+    pub fn email(&self) -> &str {
+        match self {
+            Principal::Email(email) | Principal::Account { email, .. } => email,
+        }
+    }
+
+    /// The Jira account, when the door knows it.
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Principal::Email(_) => None,
+            Principal::Account { account_id, .. } => Some(account_id),
+        }
+    }
 }
 
 /// The Jira credentials a call uses.

@@ -25,6 +25,8 @@ use crate::store::{self, AuditRecord, Claim, ClaimRequest, Finish, Outcome};
 pub struct Caller {
     /// Validated and lowercased.
     pub email: String,
+    /// The signed-in person's account: the reporter as is, no search.
+    pub account_id: Option<String>,
     pub jira: JiraClient,
     /// Whose Jira answers the resolver's caches may reuse for this call:
     /// shared for the server's credentials, the forwarded credential's
@@ -142,7 +144,9 @@ async fn steps<Op: Operation>(
     request: Request,
     trace: &mut Trace,
 ) -> Result<Op::Output, Error> {
-    let Principal::Email(email) = request.principal?;
+    let principal = request.principal?;
+    let account_id = principal.account_id().map(str::to_owned);
+    let email = principal.email().to_owned();
     if !state.config.access.caller_allowed(&email) {
         return Err(Error::CallerNotAllowed);
     }
@@ -155,6 +159,7 @@ async fn steps<Op: Operation>(
     let input = Op::parse(request.arguments?)?;
     let mut caller = Caller {
         email,
+        account_id,
         jira,
         scope,
         door: request.door,
@@ -258,10 +263,19 @@ impl Trace {
                 at_ms,
                 at: store::rfc3339(at_ms),
                 request_id: request.request_id.clone(),
-                caller: match &request.principal {
-                    Ok(Principal::Email(email)) => Some(email.clone()),
-                    Err(_) => None,
-                },
+                caller: request
+                    .principal
+                    .as_ref()
+                    .ok()
+                    .map(|p| p.email().to_owned()),
+                // A signed-in person's account, named even when the call
+                // is refused before the reporter is known.
+                reporter: request
+                    .principal
+                    .as_ref()
+                    .ok()
+                    .and_then(Principal::account_id)
+                    .map(str::to_owned),
                 signature: request.authenticated.as_str().to_owned(),
                 front_door: request.door.as_str().to_owned(),
                 client: request.client.clone(),

@@ -1,0 +1,973 @@
+//! Each person signs in (OAuth 2.1 for `/mcp`, the login at the simulated
+//! Atlassian), black-box: discovery from a bare 401, registration,
+//! authorize with PKCE, the simulator's sign-in page, the consent page,
+//! the token endpoint, a create whose reporter is the signed-in person,
+//! refresh with rotation, revocation, and every refusal. Cloud only: the
+//! Atlassian upstream names people by account id.
+
+mod common;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use common::{TestApp, spawn_app_with};
+use jira_action::store::signin::{CodeRow, GrantRow, Refused, TokenKind};
+use jira_action::store::{AuditFilter, Store};
+use jira_sim::demo;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const API_KEY: &str = "signin-test-key";
+const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
+const CONFIGURED_CLIENT: &str = "configured-client";
+const CONFIGURED_REDIRECT: &str = "https://app.example.com/oauth/callback";
+
+/// The server with sign-in on against the simulator (as Atlassian too),
+/// an API key beside it, and its store in a file the test can read.
+async fn signin_app(dir: &tempfile::TempDir) -> TestApp {
+    let store = dir.path().join("store.db").display().to_string();
+    spawn_app_with(move |config, sim| {
+        let oauth = &mut config.mcp.oauth;
+        oauth.enabled = true;
+        oauth.client_id = Some(demo::OAUTH_CLIENT_ID.into());
+        oauth.client_secret = Some(SecretString::from(demo::OAUTH_CLIENT_SECRET));
+        oauth.auth_url = sim.base_url().parse().expect("url");
+        oauth.api_url = sim.base_url().parse().expect("url");
+        oauth.clients = vec![jira_action::config::ConfiguredClient {
+            client_id: CONFIGURED_CLIENT.into(),
+            name: Some("Configured Assistant".into()),
+            redirect_uris: vec![CONFIGURED_REDIRECT.into()],
+        }];
+        config.mcp.api_keys = vec![SecretString::from(API_KEY)];
+        config.store.url = store;
+    })
+    .await
+}
+
+/// A browser-like client that does not follow redirects: every step of the
+/// flow is looked at.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Pkce {
+    verifier: String,
+    challenge: String,
+}
+
+fn new_pkce() -> Pkce {
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+fn location(response: &reqwest::Response) -> url::Url {
+    let value = response
+        .headers()
+        .get("location")
+        .expect("a redirect")
+        .to_str()
+        .expect("ascii");
+    url::Url::parse(value).expect("absolute location")
+}
+
+fn query_of(url: &url::Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// The value of a hidden form field in a page.
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The authorize URL of a client's request.
+fn authorize_url(app: &TestApp, params: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&app.url("/oauth/authorize")).expect("url");
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+fn resource(app: &TestApp) -> String {
+    app.url("/mcp")
+}
+
+/// What a client sends to `authorize`: PKCE S256, state and resource.
+fn request_params<'a>(
+    app: &TestApp,
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    pkce: &'a Pkce,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("response_type", "code".into()),
+        ("client_id", client_id.into()),
+        ("redirect_uri", redirect_uri.into()),
+        ("code_challenge", pkce.challenge.clone()),
+        ("code_challenge_method", "S256".into()),
+        ("state", "client-state-42".into()),
+        ("resource", resource(app)),
+    ]
+}
+
+/// The consent page, after authorize and the simulator's sign-in as
+/// `account`: its HTML, headers and the consent cookie.
+struct ConsentPage {
+    html: String,
+    headers: reqwest::header::HeaderMap,
+    cookie: String,
+}
+
+async fn reach_consent(
+    app: &TestApp,
+    params: &[(&'static str, String)],
+    account: &str,
+) -> ConsentPage {
+    let http = browser();
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let to_upstream = http
+        .get(authorize_url(app, &pairs))
+        .send()
+        .await
+        .expect("authorize answers");
+    assert!(
+        to_upstream.status().is_redirection(),
+        "{}",
+        to_upstream.status()
+    );
+    let upstream = location(&to_upstream);
+    assert!(
+        upstream.as_str().starts_with(&app.sim.base_url()),
+        "{upstream}"
+    );
+    let upstream_query = query_of(&upstream);
+    assert_eq!(upstream_query["scope"], "read:me");
+    // The simulator's sign-in page lists the demo people.
+    let page = http.get(upstream.clone()).send().await.expect("sim page");
+    let page = page.text().await.expect("html");
+    assert!(page.contains("Alice Anders"), "{page}");
+    let mut form: Vec<(String, String)> = upstream_query.into_iter().collect();
+    form.push(("account_id".into(), account.into()));
+    form.push(("decision".into(), "accept".into()));
+    let back = http
+        .post(upstream.as_str().split('?').next().expect("path"))
+        .form(&form)
+        .send()
+        .await
+        .expect("sim signs in");
+    let callback = location(&back);
+    assert!(
+        callback.path().ends_with("/oauth/atlassian/callback"),
+        "{callback}"
+    );
+    let consent = http.get(callback).send().await.expect("callback answers");
+    assert_eq!(consent.status(), 200);
+    let headers = consent.headers().clone();
+    let cookie = headers
+        .get("set-cookie")
+        .expect("the consent cookie")
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    ConsentPage {
+        html: consent.text().await.expect("html"),
+        headers,
+        cookie,
+    }
+}
+
+/// Allow (or deny) on the consent page.
+async fn decide(app: &TestApp, page: &ConsentPage, decision: &str) -> reqwest::Response {
+    browser()
+        .post(app.url("/oauth/consent"))
+        .header("cookie", &page.cookie)
+        .form(&[
+            (
+                "request",
+                hidden(&page.html, "request").expect("request field"),
+            ),
+            ("csrf", hidden(&page.html, "csrf").expect("csrf field")),
+            ("decision", decision.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("consent answers")
+}
+
+/// The whole browser part, up to the client's code.
+async fn authorization_code(
+    app: &TestApp,
+    client_id: &str,
+    redirect_uri: &str,
+    pkce: &Pkce,
+    account: &str,
+) -> String {
+    let params = request_params(app, client_id, redirect_uri, pkce);
+    let page = reach_consent(app, &params, account).await;
+    let allowed = decide(app, &page, "allow").await;
+    assert_eq!(allowed.status(), 303);
+    let back = location(&allowed);
+    assert!(back.as_str().starts_with(redirect_uri), "{back}");
+    let query = query_of(&back);
+    assert_eq!(query["state"], "client-state-42");
+    assert_eq!(query["iss"], app.base);
+    query["code"].clone()
+}
+
+async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = browser()
+        .post(app.url("/oauth/token"))
+        .form(form)
+        .send()
+        .await
+        .expect("token endpoint answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn redeem(
+    app: &TestApp,
+    client_id: &str,
+    redirect_uri: &str,
+    code: &str,
+    verifier: &str,
+) -> (u16, Value) {
+    let resource = resource(app);
+    token_request(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("code_verifier", verifier),
+            ("resource", &resource),
+        ],
+    )
+    .await
+}
+
+/// Alice's code for the configured client.
+async fn configured_code(app: &TestApp, pkce: &Pkce) -> String {
+    authorization_code(
+        app,
+        CONFIGURED_CLIENT,
+        CONFIGURED_REDIRECT,
+        pkce,
+        demo::ALICE_ACCOUNT_ID,
+    )
+    .await
+}
+
+async fn redeem_configured(app: &TestApp, code: &str, verifier: &str) -> (u16, Value) {
+    redeem(app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, code, verifier).await
+}
+
+async fn refresh(app: &TestApp, client_id: &str, refresh_token: &str) -> (u16, Value) {
+    token_request(
+        app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+async fn register(app: &TestApp, redirect_uris: Value) -> (u16, Value) {
+    let response = browser()
+        .post(app.url("/oauth/register"))
+        .json(&json!({"client_name": "Test Assistant", "redirect_uris": redirect_uris}))
+        .send()
+        .await
+        .expect("registration answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A registered client and a signed-in person's tokens.
+async fn signed_in(app: &TestApp, account: &str) -> (String, Value) {
+    let (status, client) = register(app, json!([LOOPBACK_REDIRECT])).await;
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().expect("client_id").to_owned();
+    let pkce = new_pkce();
+    // A native app's loopback redirect, on the port it happens to have.
+    let redirect = "http://127.0.0.1:49152/callback";
+    let code = authorization_code(app, &client_id, redirect, &pkce, account).await;
+    let (status, tokens) = redeem(app, &client_id, redirect, &code, &pkce.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    (client_id, tokens)
+}
+
+/// The status and `WWW-Authenticate` of an MCP `initialize` with this
+/// `Authorization`.
+async fn mcp_status(app: &TestApp, authorization: Option<&str>) -> (u16, String) {
+    let mut request = browser()
+        .post(app.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "probe", "version": "1"}}
+        }));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.expect("mcp answers");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default();
+    (response.status().as_u16(), challenge)
+}
+
+/// `create_issue` over MCP with a bearer token (and, to show it is
+/// ignored, a header naming someone else).
+async fn create_over_mcp(app: &TestApp, token: &str, summary: &str) -> Value {
+    let mut headers = HashMap::new();
+    headers.insert(
+        http::HeaderName::from_static("glean-user-email"),
+        http::HeaderValue::from_static("bob@example.com"),
+    );
+    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/mcp"))
+        .auth_header(token)
+        .custom_headers(headers);
+    let client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("client connects");
+    let arguments = json!({"pid": "DEMO", "issuetype": "Task", "summary": summary});
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("create_issue")
+                .with_arguments(arguments.as_object().expect("object").clone()),
+        )
+        .await
+        .expect("the tool answers");
+    client.cancel().await.expect("cancel");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    result.structured_content.expect("structured content")
+}
+
+/// The `Authorization` of a token answer's access token.
+fn bearer(tokens: &Value) -> String {
+    format!(
+        "Bearer {}",
+        tokens["access_token"].as_str().expect("access token")
+    )
+}
+
+async fn store_of(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("store.db").display().to_string(), 1)
+        .await
+        .expect("store")
+}
+
+#[tokio::test]
+async fn discovery_sign_in_create_refresh_and_revoke() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+
+    // Discovery from a bare 401.
+    let (status, challenge) = mcp_status(&app, None).await;
+    assert_eq!(status, 401);
+    let metadata_url = app.url("/.well-known/oauth-protected-resource/mcp");
+    assert_eq!(
+        challenge,
+        format!("Bearer resource_metadata=\"{metadata_url}\"")
+    );
+    let prm: Value = browser()
+        .get(&metadata_url)
+        .send()
+        .await
+        .expect("prm")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(prm["resource"], resource(&app));
+    let root_prm: Value = browser()
+        .get(app.url("/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .expect("prm")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(root_prm, prm);
+    let issuer = prm["authorization_servers"][0].as_str().expect("issuer");
+    assert_eq!(issuer, app.base);
+    let server: Value = browser()
+        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("as metadata")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(server["issuer"], issuer);
+    assert_eq!(server["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        server["authorization_endpoint"],
+        app.url("/oauth/authorize")
+    );
+    assert_eq!(server["registration_endpoint"], app.url("/oauth/register"));
+
+    // Registration, sign-in as Alice, consent, token.
+    let (client_id, tokens) = signed_in(&app, demo::ALICE_ACCOUNT_ID).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    let access = tokens["access_token"].as_str().expect("access token");
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+
+    // The create is Alice's, whatever header the client adds.
+    let created = create_over_mcp(&app, access, "Filed by a signed-in person").await;
+    let key = created["key"].as_str().expect("key");
+    assert_eq!(
+        app.reporter_of(key).as_deref(),
+        Some(demo::ALICE_ACCOUNT_ID)
+    );
+
+    // The audit record names the client and the account.
+    let store = store_of(&dir).await;
+    let records = store
+        .audit(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let record = records
+        .iter()
+        .find(|r| r.issue_key.as_deref() == Some(key))
+        .expect("record");
+    assert_eq!(record.client.as_deref(), Some(client_id.as_str()));
+    assert_eq!(record.reporter.as_deref(), Some(demo::ALICE_ACCOUNT_ID));
+    assert_eq!(record.caller.as_deref(), Some(demo::ALICE_EMAIL));
+    assert_eq!(record.signature, "oauth");
+    let grants = store.signin_grants().await.expect("grants");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].email, demo::ALICE_EMAIL);
+
+    // Refresh rotates both tokens; the new access token works.
+    let (status, rotated) = refresh(&app, &client_id, refresh_token).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new_access = rotated["access_token"].as_str().expect("access");
+    assert_ne!(new_access, access);
+    assert_ne!(rotated["refresh_token"], tokens["refresh_token"]);
+    let created = create_over_mcp(&app, new_access, "After a refresh").await;
+    assert!(created["key"].is_string());
+
+    // Revoke: the grant ends, its tokens with it.
+    let revoked = browser()
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", new_access), ("client_id", client_id.as_str())])
+        .send()
+        .await
+        .expect("revoke answers");
+    assert_eq!(revoked.status(), 200);
+    let (status, challenge) = mcp_status(&app, Some(&format!("Bearer {new_access}"))).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\", resource_metadata="),
+        "{challenge}"
+    );
+    let (status, body) = refresh(
+        &app,
+        &client_id,
+        rotated["refresh_token"].as_str().expect("rt"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // The API key keeps working beside sign-in.
+    let (status, _) = mcp_status(&app, Some(&format!("Bearer {API_KEY}"))).await;
+    assert_eq!(status, 200);
+    let (status, challenge) = mcp_status(&app, Some("Bearer not-a-key-nor-a-token")).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+}
+
+#[tokio::test]
+async fn a_configured_client_signs_in_and_the_page_is_safe_to_show() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let pkce = new_pkce();
+    let params = request_params(&app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, &pkce);
+    let page = reach_consent(&app, &params, demo::ADMIN_ACCOUNT_ID).await;
+    assert!(page.html.contains("Configured Assistant"), "{}", page.html);
+    assert!(page.html.contains(CONFIGURED_REDIRECT));
+    assert!(
+        page.html.contains(&app.sim.base_url()),
+        "the Jira site is named"
+    );
+    assert!(page.html.contains("in your name"));
+    assert!(!page.html.contains("<script"));
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(page.cookie.starts_with("jira_action_consent="));
+    let allowed = decide(&app, &page, "allow").await;
+    let code = query_of(&location(&allowed))["code"].clone();
+    let (status, tokens) = redeem_configured(&app, &code, &pkce.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(mcp_status(&app, Some(&bearer(&tokens))).await.0, 200);
+}
+
+#[tokio::test]
+async fn authorize_refuses_requests_without_s256_pkce_or_our_resource() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let pkce = new_pkce();
+    let base = request_params(&app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, &pkce);
+    let without = |name: &str| -> Vec<(&'static str, String)> {
+        base.iter().filter(|(k, _)| *k != name).cloned().collect()
+    };
+    let with = |name: &'static str, value: &str| -> Vec<(&'static str, String)> {
+        let mut params = without(name);
+        params.push((name, value.to_owned()));
+        params
+    };
+    let cases = [
+        (without("code_challenge"), "invalid_request"),
+        (with("code_challenge_method", "plain"), "invalid_request"),
+        (without("code_challenge_method"), "invalid_request"),
+        (without("resource"), "invalid_target"),
+        (
+            with("resource", "https://other.example.com/mcp"),
+            "invalid_target",
+        ),
+    ];
+    for (params, error) in cases {
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = browser()
+            .get(authorize_url(&app, &pairs))
+            .send()
+            .await
+            .expect("answers");
+        let back = location(&response);
+        assert!(back.as_str().starts_with(CONFIGURED_REDIRECT), "{back}");
+        let query = query_of(&back);
+        assert_eq!(query["error"], error, "{params:?}");
+        assert_eq!(query["state"], "client-state-42");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_uri_that_does_not_match_gets_a_page_not_a_redirect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let pkce = new_pkce();
+    for wrong in [
+        "https://evil.example.com/oauth/callback",
+        "https://app.example.com/oauth/callback/extra",
+    ] {
+        let params = request_params(&app, CONFIGURED_CLIENT, wrong, &pkce);
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = browser()
+            .get(authorize_url(&app, &pairs))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 400);
+        assert!(response.headers().get("location").is_none());
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
+        let html = response.text().await.expect("html");
+        assert!(
+            html.contains("not one of the addresses it registered"),
+            "{html}"
+        );
+    }
+    // A registered loopback URI matches on any port, but not another path.
+    let (_, client) = register(&app, json!([LOOPBACK_REDIRECT])).await;
+    let client_id = client["client_id"].as_str().expect("id");
+    let params = request_params(&app, client_id, "http://127.0.0.1:5000/elsewhere", &pkce);
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = browser()
+        .get(authorize_url(&app, &pairs))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_or_a_reused_code_gets_no_token_and_reuse_revokes_the_grant() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let pkce = new_pkce();
+    let code = configured_code(&app, &pkce).await;
+    let wrong = format!("{}x", pkce.verifier);
+    let (status, body) = redeem_configured(&app, &code, &wrong).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // A code is good once, even after a failed attempt.
+    let (status, _) = redeem_configured(&app, &code, &pkce.verifier).await;
+    assert_eq!(status, 400);
+
+    let pkce = new_pkce();
+    let code = configured_code(&app, &pkce).await;
+    let (status, tokens) = redeem_configured(&app, &code, &pkce.verifier).await;
+    assert_eq!(status, 200);
+    let access = bearer(&tokens);
+    assert_eq!(mcp_status(&app, Some(&access)).await.0, 200);
+    let (status, body) = redeem_configured(&app, &code, &pkce.verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        mcp_status(&app, Some(&access)).await.0,
+        401,
+        "the first redemption's tokens are revoked"
+    );
+    assert!(app.sim.sim.issues().is_empty());
+}
+
+#[tokio::test]
+async fn a_refresh_token_used_twice_revokes_the_grant() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let (client_id, tokens) = signed_in(&app, demo::ALICE_ACCOUNT_ID).await;
+    let first = tokens["refresh_token"].as_str().expect("rt");
+    let (status, rotated) = refresh(&app, &client_id, first).await;
+    assert_eq!(status, 200);
+    let (status, body) = refresh(&app, &client_id, first).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let access = bearer(&rotated);
+    assert_eq!(mcp_status(&app, Some(&access)).await.0, 401);
+    let (status, _) = refresh(
+        &app,
+        &client_id,
+        rotated["refresh_token"].as_str().expect("rt"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(app.sim.sim.issues().is_empty());
+}
+
+#[tokio::test]
+async fn consent_needs_its_csrf_token_and_a_denial_grants_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let pkce = new_pkce();
+    let params = request_params(&app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, &pkce);
+    let page = reach_consent(&app, &params, demo::ALICE_ACCOUNT_ID).await;
+    let request = hidden(&page.html, "request").expect("request");
+    let csrf = hidden(&page.html, "csrf").expect("csrf");
+    let attempts = [
+        // No CSRF token in the form.
+        (
+            Some(page.cookie.clone()),
+            vec![("request", request.clone()), ("decision", "allow".into())],
+        ),
+        // The form's token, but not from this browser (no cookie).
+        (
+            None,
+            vec![
+                ("request", request.clone()),
+                ("csrf", csrf.clone()),
+                ("decision", "allow".into()),
+            ],
+        ),
+        // A token of another page.
+        (
+            Some("jira_action_consent=forged".into()),
+            vec![
+                ("request", request.clone()),
+                ("csrf", "forged".into()),
+                ("decision", "allow".into()),
+            ],
+        ),
+    ];
+    for (cookie, form) in attempts {
+        let mut post = browser().post(app.url("/oauth/consent")).form(&form);
+        if let Some(cookie) = cookie {
+            post = post.header("cookie", cookie);
+        }
+        let response = post.send().await.expect("answers");
+        assert_eq!(response.status(), 403);
+        assert!(response.headers().get("location").is_none());
+        assert!(
+            response
+                .text()
+                .await
+                .expect("html")
+                .contains("Nothing was granted")
+        );
+    }
+    // The real page still works once: here, Deny.
+    let denied = decide(&app, &page, "deny").await;
+    assert_eq!(denied.status(), 200);
+    let html = denied.text().await.expect("html");
+    assert!(html.contains("Access denied"), "{html}");
+    assert!(html.contains("error=access_denied"), "{html}");
+    // And is spent.
+    assert_eq!(decide(&app, &page, "allow").await.status(), 400);
+    let store = store_of(&dir).await;
+    assert!(store.signin_grants().await.expect("grants").is_empty());
+}
+
+#[tokio::test]
+async fn tokens_of_another_deployment_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let (_, tokens) = signed_in(&app, demo::ALICE_ACCOUNT_ID).await;
+    let access = bearer(&tokens);
+    // Another deployment with its own store has never seen it.
+    let other_dir = tempfile::tempdir().expect("temp dir");
+    let other = signin_app(&other_dir).await;
+    let (status, challenge) = mcp_status(&other, Some(&access)).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("error=\"invalid_token\""));
+    // Another deployment sharing the store: the token names the first
+    // one's /mcp as its resource.
+    let sharing = signin_app(&dir).await;
+    assert_eq!(mcp_status(&sharing, Some(&access)).await.0, 401);
+    assert_eq!(mcp_status(&app, Some(&access)).await.0, 200);
+    // A made-up token, and a key that is not one.
+    assert_eq!(mcp_status(&app, Some("Bearer jat_made_up")).await.0, 401);
+}
+
+#[tokio::test]
+async fn registration_refuses_unsafe_redirect_uris() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    for uris in [
+        json!([]),
+        json!(["http://app.example.com/callback"]),
+        json!(["javascript:alert(1)"]),
+        json!(["https://app.example.com/cb#fragment"]),
+    ] {
+        let (status, body) = register(&app, uris.clone()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_redirect_uri")),
+            "{uris}"
+        );
+    }
+}
+
+/// The token checks on an explicit clock (expiry, revocation), on both
+/// backends.
+#[tokio::test]
+async fn the_store_checks_tokens_against_the_time_it_is_given_sqlite() {
+    store_checks_tokens(Store::open("sqlite::memory:", 1).await.expect("store")).await;
+}
+
+#[tokio::test]
+async fn the_store_checks_tokens_against_the_time_it_is_given_postgres() {
+    let Some(url) = common::postgres::fresh_database().await else {
+        return;
+    };
+    store_checks_tokens(Store::open(&url, 2).await.expect("store")).await;
+}
+
+async fn store_checks_tokens(store: Store) {
+    let grant = GrantRow {
+        id: "grant-1".into(),
+        client_id: "client".into(),
+        account_id: demo::ALICE_ACCOUNT_ID.into(),
+        email: demo::ALICE_EMAIL.into(),
+        resource: "https://jira-action.example.com/mcp".into(),
+        created_at_ms: 1_000,
+        last_used_at_ms: 1_000,
+        ..GrantRow::default()
+    };
+    let code = CodeRow {
+        hash: "code-hash".into(),
+        grant_id: grant.id.clone(),
+        redirect_uri: CONFIGURED_REDIRECT.into(),
+        code_challenge: "challenge".into(),
+        expires_at_ms: 2_000,
+    };
+    store
+        .signin_grant_with_code(&grant, &code)
+        .await
+        .expect("grant");
+    store
+        .signin_token_put("at", &grant.id, TokenKind::Access, 5_000)
+        .await
+        .expect("put");
+    store
+        .signin_token_put("rt", &grant.id, TokenKind::Refresh, 9_000)
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .signin_access("at", 4_999)
+            .await
+            .expect("check")
+            .map(|g| g.id),
+        Ok(grant.id.clone())
+    );
+    assert_eq!(
+        store.signin_access("at", 5_000).await.expect("check"),
+        Err(Refused::Expired)
+    );
+    assert_eq!(
+        store.signin_access("rt", 1_000).await.expect("check"),
+        Err(Refused::Unknown),
+        "a refresh token is no access token"
+    );
+    assert_eq!(
+        store.signin_access("nope", 1_000).await.expect("check"),
+        Err(Refused::Unknown)
+    );
+    // An expired code is refused (and spent).
+    assert_eq!(
+        store
+            .signin_code_redeem("code-hash", 2_000)
+            .await
+            .expect("redeem")
+            .map(|_| ()),
+        Err(Refused::Expired)
+    );
+    // A refresh token past its lifetime is refused.
+    assert_eq!(
+        store
+            .signin_refresh("rt", 9_000)
+            .await
+            .expect("refresh")
+            .map(|_| ()),
+        Err(Refused::Expired)
+    );
+    // Revoked: every token of the grant stops at once.
+    store
+        .signin_token_put("at2", &grant.id, TokenKind::Access, 50_000)
+        .await
+        .expect("put");
+    assert!(
+        store
+            .signin_revoke_grant(&grant.id, 3_000)
+            .await
+            .expect("revoke")
+    );
+    assert_eq!(
+        store.signin_access("at2", 3_001).await.expect("check"),
+        Err(Refused::Revoked)
+    );
+    assert_eq!(
+        store
+            .signin_revoke_person(demo::ALICE_EMAIL, None, 3_002)
+            .await
+            .expect("revoke"),
+        0
+    );
+    // A person's grants end by email, all or one client's.
+    for (id, client) in [("grant-2", "client-a"), ("grant-3", "client-b")] {
+        let grant = GrantRow {
+            id: id.into(),
+            client_id: client.into(),
+            ..grant.clone()
+        };
+        let code = CodeRow {
+            hash: format!("{id}-code"),
+            grant_id: id.into(),
+            ..code.clone()
+        };
+        store
+            .signin_grant_with_code(&grant, &code)
+            .await
+            .expect("grant");
+    }
+    assert_eq!(store.signin_grants().await.expect("grants").len(), 2);
+    let revoke = |client| store.signin_revoke_person("ALICE@example.com", client, 4_000);
+    assert_eq!(revoke(Some("client-a")).await.expect("revoke"), 1);
+    assert_eq!(revoke(None).await.expect("revoke"), 1);
+    assert!(store.signin_grants().await.expect("grants").is_empty());
+}
+
+/// `jira-action mcp grants` / `mcp revoke`, as separate processes on the
+/// same store: the server refuses the revoked grant's tokens at once.
+#[tokio::test]
+async fn operators_list_and_revoke_grants_from_the_shell() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let (client_id, alice) = signed_in(&app, demo::ALICE_ACCOUNT_ID).await;
+    let (_, admin) = signed_in(&app, demo::ADMIN_ACCOUNT_ID).await;
+    let store_url = dir.path().join("store.db").display().to_string();
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_jira-action"))
+            .args(args)
+            .args(["--store-url", &store_url])
+            .env_remove("JIRA_ACTION_CONFIG")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let listed = cli(&["mcp", "grants"]);
+    assert!(listed.contains(demo::ALICE_EMAIL), "{listed}");
+    assert!(listed.contains(demo::ALICE_ACCOUNT_ID), "{listed}");
+    assert!(listed.contains(&client_id), "{listed}");
+    assert!(listed.contains(demo::ADMIN_EMAIL), "{listed}");
+
+    let revoked = cli(&[
+        "mcp",
+        "revoke",
+        "--user",
+        "Alice@Example.com",
+        "--client",
+        "other-client",
+    ]);
+    assert!(revoked.starts_with("0 grant(s)"), "{revoked}");
+    assert_eq!(mcp_status(&app, Some(&bearer(&alice))).await.0, 200);
+    let revoked = cli(&["mcp", "revoke", "--user", demo::ALICE_EMAIL]);
+    assert!(revoked.starts_with("1 grant(s)"), "{revoked}");
+    assert_eq!(mcp_status(&app, Some(&bearer(&alice))).await.0, 401);
+    assert_eq!(mcp_status(&app, Some(&bearer(&admin))).await.0, 200);
+    let listed = cli(&["mcp", "grants"]);
+    assert!(!listed.contains(demo::ALICE_EMAIL), "{listed}");
+
+    // Sign-ins and refusals are counted.
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("jira_action_signins_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("jira_action_signin_refusals_total{reason=\"token_revoked\"} 1"),
+        "{metrics}"
+    );
+}
