@@ -53,28 +53,39 @@ fn documented_errors() -> BTreeMap<String, u16> {
     rows
 }
 
-/// What the MCP door's key check answers, asked of a running server: its
-/// refusals come before the core, so they are not among the samples.
-async fn mcp_key_refusals() -> Vec<(String, u16)> {
-    let app = common::spawn_app_with(|config, _| {
-        config.mcp.api_keys = vec!["the-right-key".to_owned().into()];
-    })
-    .await;
+/// What the MCP door's access check answers, asked of running servers (with
+/// API keys only, and with sign-in on beside them): its refusals come before
+/// the core, so they are not among the samples.
+async fn mcp_access_refusals() -> Vec<(String, u16)> {
     let mut refusals = Vec::new();
-    for key in [None, Some("a-wrong-key")] {
-        let mut request = app
-            .http
-            .post(app.url("/mcp"))
-            .header("Accept", "application/json, text/event-stream")
-            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
+    for sign_in in [false, true] {
+        let app = common::spawn_app_with(move |config, sim| {
+            config.mcp.api_keys = vec!["the-right-key".to_owned().into()];
+            if sign_in {
+                let oauth = &mut config.mcp.oauth;
+                oauth.enabled = true;
+                oauth.client_id = Some("docs-test".into());
+                oauth.client_secret = Some("docs-test-secret".to_owned().into());
+                oauth.auth_url = sim.base_url().parse().expect("url");
+                oauth.api_url = sim.base_url().parse().expect("url");
+            }
+        })
+        .await;
+        for key in [None, Some("a-wrong-key")] {
+            let mut request = app
+                .http
+                .post(app.url("/mcp"))
+                .header("Accept", "application/json, text/event-stream")
+                .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.expect("a JSON refusal");
+            let code = body["error"].as_str().expect("an error code").to_owned();
+            refusals.push((code, status));
         }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.expect("a JSON refusal");
-        let code = body["error"].as_str().expect("an error code").to_owned();
-        refusals.push((code, status));
     }
     refusals
 }
@@ -85,7 +96,7 @@ async fn every_error_code_is_in_errors_md_with_its_status() {
         .iter()
         .map(|error| (error.code().to_owned(), error.status().as_u16()))
         .collect();
-    produced.extend(mcp_key_refusals().await);
+    produced.extend(mcp_access_refusals().await);
     assert!(produced.contains_key("jira_outcome_unknown") && produced.len() > 40);
     let documented = documented_errors();
     let missing: Vec<&String> = produced

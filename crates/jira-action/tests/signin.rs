@@ -5,6 +5,12 @@
 //! refresh with rotation, revocation, and every refusal. Cloud only: the
 //! Atlassian upstream names people by account id.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::collections::HashMap;
