@@ -595,7 +595,7 @@ async fn oauth_connection(
             );
         }
     };
-    let tokens = match crate::app::open_oauth(config, store).await {
+    let tokens = match crate::app::open_oauth(config, store, crate::store::system_clock()).await {
         Ok(tokens) => tokens,
         Err(err) => {
             return (
