@@ -113,7 +113,7 @@ async fn consent(sim: &SimHandle, app: &OAuthApp, store: &Store) {
 /// Time passes for the server and Atlassian alike.
 fn advance(clock: &TestClock, sim: &SimHandle, by: Duration) {
     clock.advance(by);
-    sim.sim.advance_oauth_clock(by);
+    sim.sim.advance_clock(by);
 }
 
 async fn connected(ttl: Duration) -> (SimHandle, tempfile::TempDir, Store, OAuthApp) {

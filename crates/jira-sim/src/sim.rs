@@ -179,6 +179,8 @@ pub(crate) struct Inner {
     latency_us: AtomicU64,
     /// Requests being answered now (see [`Sim::requests_in_progress`]).
     pub(crate) in_progress: AtomicU64,
+    /// How far tests moved the simulator's clock (see [`Sim::advance_clock`]).
+    ahead_us: AtomicU64,
     /// How long a new issue stays out of search results (see
     /// [`Sim::set_search_lag`]).
     pub(crate) search_lag_us: AtomicU64,
@@ -228,11 +230,20 @@ impl Sim {
         lock(&self.inner.oauth).expire_access_tokens();
     }
 
-    /// Moves the authorization server's clock ahead by `by`: tokens and
-    /// codes expire, rotated refresh tokens pass their reuse interval,
-    /// without a test waiting for it.
-    pub fn advance_oauth_clock(&self, by: Duration) {
+    /// Moves the simulator's clock ahead by `by`, so that a test need not
+    /// wait for it: OAuth tokens and codes expire, rotated refresh tokens
+    /// pass their reuse interval, and new issues reach search through its
+    /// lag (see [`Sim::set_search_lag`]).
+    pub fn advance_clock(&self, by: Duration) {
         lock(&self.inner.oauth).advance(by);
+        self.inner
+            .ahead_us
+            .fetch_add(duration_us(by), Ordering::SeqCst);
+    }
+
+    /// "Now" for the search index's lag: real time, plus what tests moved.
+    pub(crate) fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_micros(self.inner.ahead_us.load(Ordering::SeqCst))
     }
 
     /// How many refresh-token grants the authorization server answered.
@@ -282,6 +293,7 @@ impl Sim {
                 hidden_email_match,
                 latency_us: AtomicU64::new(duration_us(latency)),
                 in_progress: AtomicU64::new(0),
+                ahead_us: AtomicU64::new(0),
                 search_lag_us: AtomicU64::new(0),
                 extra_headers: Mutex::new(Vec::new()),
                 counters: Endpoint::ALL.iter().map(|_| AtomicU64::new(0)).collect(),

@@ -217,8 +217,14 @@ async fn delayed_create_never_happens_when_the_client_gives_up() {
         .unwrap_err();
     assert!(err.is_timeout());
     // The closed connection cancels the delayed request: a clean "timed
-    // out and not applied" (ApplyThenDelay is the "applied" twin).
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // out and not applied" (ApplyThenDelay is the "applied" twin). Once the
+    // simulator is done with it, cancelled or not, nothing was created.
+    let mut tries = 0;
+    while api.sim().requests_in_progress() > 0 {
+        tries += 1;
+        assert!(tries < 500, "the delayed create is still running");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(api.sim().issues().is_empty());
     assert_eq!(api.sim().calls(Endpoint::CreateIssue), 1);
 }
