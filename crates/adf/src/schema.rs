@@ -16,8 +16,9 @@ const SCHEMA: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/a
 const MAX_MESSAGE: usize = 300;
 
 /// The compiled validator, built once: compiling the schema takes far longer
-/// than validating a typical document.
-fn validator() -> Result<&'static jsonschema::Validator, &'static str> {
+/// than validating a typical document. `pub(crate)` for the tests that
+/// check it is built once.
+pub(crate) fn validator() -> Result<&'static jsonschema::Validator, &'static str> {
     static VALIDATOR: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
     VALIDATOR
         .get_or_init(|| {

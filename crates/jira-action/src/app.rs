@@ -22,7 +22,7 @@ use crate::oauth::TokenManager;
 use crate::oauth::crypto::TokenCipher;
 use crate::resolve::Resolver;
 use crate::server::ConnectionLimits;
-use crate::store::Store;
+use crate::store::{Clock, Store, system_clock};
 
 /// Everything a request handler needs, shared by all requests.
 pub struct AppState {
@@ -53,7 +53,7 @@ pub struct AppState {
     pub refusals: Arc<Refusals>,
     /// "Now" for idempotency claims and settle times (see
     /// `jira.outcome_settle_ms`); the system clock unless a test moves it.
-    pub clock: crate::store::Clock,
+    pub clock: Clock,
     /// Sign-in for `/mcp` (`[mcp.oauth]`), when on.
     pub signin: Option<Arc<crate::signin::SignIn>>,
 }
@@ -64,6 +64,7 @@ impl AppState {
         public_url: &str,
         store: Store,
         tokens: Option<Arc<TokenManager>>,
+        clock: Clock,
     ) -> anyhow::Result<AppState> {
         let metrics = Arc::new(Metrics::default());
         let observer = jira::Observer(Arc::clone(&metrics) as Arc<dyn jira::CallObserver>);
@@ -110,7 +111,7 @@ impl AppState {
             readiness,
             tokens,
             refusals: Arc::new(Refusals::default()),
-            clock: crate::store::system_clock(),
+            clock,
         })
     }
 }
@@ -351,6 +352,12 @@ impl RunningServer {
 
 /// Binds `config.listen` (port 0 picks a free port) and serves.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    start_with_clock(config, system_clock()).await
+}
+
+/// [`start`] with "now" taken from `clock` (idempotency windows and
+/// leases, settle times, OAuth token expiry): tests move it by hand.
+pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -360,7 +367,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .as_ref()
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
-    let (state, retention) = open(config, &public_url).await?;
+    let (state, retention) = open_with_clock(config, &public_url, clock).await?;
     let public = Url::parse(&public_url).with_context(|| format!("public URL {public_url}"))?;
     let router = crate::http::router(Arc::clone(&state), &public);
     let refusals = tokio::spawn(refusals::flush_every_minute(
@@ -397,8 +404,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 /// task, which the caller keeps), the OAuth connection, the state. Shared
 /// by the HTTP server and `jira-action mcp` (stdio).
 pub async fn open(
+    config: Config,
+    public_url: &str,
+) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
+    open_with_clock(config, public_url, system_clock()).await
+}
+
+/// [`open`] on `clock` (see [`start_with_clock`]).
+async fn open_with_clock(
     mut config: Config,
     public_url: &str,
+    clock: Clock,
 ) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
     resolve_flavor(&mut config).await?;
     if config.mcp.oauth.enabled && config.jira.flavor == FlavorSetting::DataCenter {
@@ -416,20 +432,26 @@ pub async fn open(
         Duration::from_secs(config.audit.purge_interval_secs.max(1)),
     ));
     let tokens = match config.jira.auth {
-        AuthMode::Oauth => Some(Arc::new(open_oauth(&config, &store).await?)),
+        AuthMode::Oauth => Some(Arc::new(
+            open_oauth(&config, &store, Arc::clone(&clock)).await?,
+        )),
         _ => None,
     };
-    let state = Arc::new(AppState::new(config, public_url, store, tokens)?);
+    let state = Arc::new(AppState::new(config, public_url, store, tokens, clock)?);
     Ok((state, retention))
 }
 
 /// The OAuth connection `jira-action oauth login` stored; without one the
 /// server does not start, since it could create nothing.
-pub async fn open_oauth(config: &Config, store: &Store) -> anyhow::Result<TokenManager> {
+pub async fn open_oauth(
+    config: &Config,
+    store: &Store,
+    clock: Clock,
+) -> anyhow::Result<TokenManager> {
     let app = config.oauth.app()?;
     let cipher = token_cipher(config)?;
     let margin = Duration::from_secs(config.oauth.refresh_margin_secs);
-    let tokens = TokenManager::open(app, store.clone(), cipher, margin)
+    let tokens = TokenManager::open(app, store.clone(), cipher, margin, clock)
         .await
         .context("auth = oauth")?;
     if tokens.reconsent_needed() {

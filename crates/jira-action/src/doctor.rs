@@ -1,7 +1,6 @@
 //! `jira-action doctor`: the troubleshooting list, run against the
 //! configured site, as a table of checks with what to fix.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use jira::{Auth, Flavor, JiraClient};
@@ -595,7 +594,7 @@ async fn oauth_connection(
             );
         }
     };
-    let tokens = match crate::app::open_oauth(config, store).await {
+    let tokens = match crate::app::open_oauth(config, store, crate::store::system_clock()).await {
         Ok(tokens) => tokens,
         Err(err) => {
             return (
@@ -650,25 +649,25 @@ async fn store(config: &Config, opened: Result<Store, StoreError>) -> Finding {
 
 /// The aligned table `CHECK | STATUS | DETAIL / FIX`.
 pub fn render(findings: &[Finding]) -> String {
-    let width = findings
-        .iter()
-        .map(|f| f.check.chars().count())
-        .chain(std::iter::once("CHECK".len()))
-        .max()
-        .unwrap_or(5);
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<width$} | STATUS | DETAIL / FIX", "CHECK");
-    let _ = writeln!(out, "{}-+--------+-{}", "-".repeat(width), "-".repeat(12));
+    use comfy_table::{ContentLineStyle, LineStyle, Table, TableStyle};
+    let columns = ContentLineStyle::none().junction('|');
+    let mut table = Table::new();
+    table
+        .load_style(
+            TableStyle::new()
+                .header_lines(columns)
+                .header_separator(LineStyle::none().fill('-').junction('+'))
+                .content_lines(columns),
+        )
+        .set_header(["CHECK", "STATUS", "DETAIL / FIX"]);
     for f in findings {
-        let _ = writeln!(
-            out,
-            "{:<width$} | {:<6} | {}",
-            f.check,
-            f.status.label(),
-            f.detail
-        );
+        table.add_row([f.check.as_str(), f.status.label(), f.detail.as_str()]);
     }
-    out
+    if let Some(check) = table.column_mut(0) {
+        // Flush left, as the table starts the output.
+        check.set_padding((0, 1));
+    }
+    table.trim_fmt() + "\n"
 }
 
 /// True when any check failed (the exit code is then non-zero).

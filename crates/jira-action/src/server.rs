@@ -112,7 +112,7 @@ pub async fn serve(
                 }
                 reason = activity.expired(limits) => {
                     tracing::debug!(reason, "connection closed");
-                    metrics.inc("jira_action_connections_closed_total", &[("reason", reason)]);
+                    metrics.connection_closed(reason);
                 }
             }
         });
@@ -132,7 +132,7 @@ async fn connection_slot(
     if let Ok(permit) = Arc::clone(connections).try_acquire_owned() {
         return Some(permit);
     }
-    metrics.inc("jira_action_connection_cap_reached_total", &[]);
+    metrics.connection_cap_reached();
     if let Some(held) = cap_reached.ready() {
         tracing::warn!(
             times_since_last_warning = held,

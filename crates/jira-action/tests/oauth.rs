@@ -25,6 +25,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
+use common::TestClock;
+
 fn cipher() -> TokenCipher {
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     TokenCipher::from_base64(&SecretString::from(key)).expect("key")
@@ -114,6 +116,12 @@ async fn consent(sim: &SimHandle, app: &OAuthApp, store: &Store) {
     .expect("login");
 }
 
+/// Time passes for the server and Atlassian alike.
+fn advance(clock: &TestClock, sim: &SimHandle, by: Duration) {
+    clock.advance(by);
+    sim.sim.advance_clock(by);
+}
+
 async fn connected(ttl: Duration) -> (SimHandle, tempfile::TempDir, Store, OAuthApp) {
     let sim = sim_with_ttl(ttl).await;
     let dir = tempfile::tempdir().expect("dir");
@@ -139,6 +147,7 @@ async fn login_stores_a_sealed_connection_to_the_chosen_site() {
 #[tokio::test]
 async fn a_token_expiring_under_load_is_refreshed_exactly_once() {
     let (sim, _dir, store, app) = connected(Duration::from_secs(2)).await;
+    let clock = TestClock::default();
     // Two managers stand for two processes sharing the store.
     let managers: Vec<Arc<TokenManager>> = futures_join(2, |_| {
         TokenManager::open(
@@ -146,6 +155,7 @@ async fn a_token_expiring_under_load_is_refreshed_exactly_once() {
             store.clone(),
             cipher(),
             Duration::from_secs(300),
+            clock.clock(),
         )
     })
     .await
@@ -153,7 +163,7 @@ async fn a_token_expiring_under_load_is_refreshed_exactly_once() {
     .map(|m| Arc::new(m.expect("manager")))
     .collect();
     let first = managers[0].access_token().await.expect("token");
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    advance(&clock, &sim, Duration::from_millis(2_100));
     let mut tasks = Vec::new();
     for i in 0..40 {
         let manager = Arc::clone(&managers[i % 2]);
@@ -180,7 +190,7 @@ async fn a_token_expiring_under_load_is_refreshed_exactly_once() {
     );
     assert_ne!(tokens[0], first.expose_secret());
     // The rotated refresh token was stored: a later refresh works.
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    advance(&clock, &sim, Duration::from_millis(2_100));
     managers[1].access_token().await.expect("second refresh");
     assert_eq!(sim.sim.oauth_refreshes(), 2);
 }
@@ -199,15 +209,22 @@ where
 
 #[tokio::test]
 async fn a_refused_refresh_token_means_reconsent() {
-    let (_sim, _dir, store, app) = connected(Duration::from_secs(1)).await;
+    let (sim, _dir, store, app) = connected(Duration::from_secs(1)).await;
+    let clock = TestClock::default();
     // Replace the refresh token with one Atlassian never issued.
     let mut row = store.oauth_get().await.expect("read").expect("stored");
     row.refresh_token = Some(cipher().seal(&SecretString::from("revoked")));
     store.oauth_put(&row).await.expect("write");
-    let manager = TokenManager::open(app, store.clone(), cipher(), Duration::from_secs(300))
-        .await
-        .expect("manager");
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let manager = TokenManager::open(
+        app,
+        store.clone(),
+        cipher(),
+        Duration::from_secs(300),
+        clock.clock(),
+    )
+    .await
+    .expect("manager");
+    advance(&clock, &sim, Duration::from_millis(1_100));
     assert!(matches!(
         manager.access_token().await,
         Err(TokenError::ReconsentNeeded)
@@ -312,7 +329,8 @@ fn issue(summary: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_files_through_the_gateway_and_refreshes_once_under_load() {
     let (sim, dir, _store, _) = connected(Duration::from_secs(3)).await;
-    let server = app::start(oauth_config(&sim, &dir))
+    let clock = TestClock::default();
+    let server = app::start_with_clock(oauth_config(&sim, &dir), clock.clock())
         .await
         .expect("server starts");
     let (status, first) = post(&server, demo::ALICE_EMAIL, &issue("With the login's token")).await;
@@ -337,7 +355,7 @@ async fn the_server_files_through_the_gateway_and_refreshes_once_under_load() {
     assert_eq!(sim.sim.oauth_refreshes(), 0);
 
     // Into the refresh margin (a quarter of the 3 s lifetime), then a burst.
-    tokio::time::sleep(Duration::from_millis(2_400)).await;
+    advance(&clock, &sim, Duration::from_millis(2_400));
     let server = Arc::new(server);
     let mut tasks = Vec::new();
     for n in 0..40 {
@@ -379,10 +397,11 @@ async fn a_revoked_connection_refuses_clearly_until_an_admin_consents_again() {
     let mut row = store.oauth_get().await.expect("read").expect("stored");
     row.refresh_token = Some(cipher().seal(&SecretString::from("revoked")));
     store.oauth_put(&row).await.expect("write");
-    let server = app::start(oauth_config(&sim, &dir))
+    let clock = TestClock::default();
+    let server = app::start_with_clock(oauth_config(&sim, &dir), clock.clock())
         .await
         .expect("server starts");
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    advance(&clock, &sim, Duration::from_millis(1_100));
 
     let (status, answer) = post(&server, demo::ALICE_EMAIL, &issue("Not now")).await;
     assert_eq!(

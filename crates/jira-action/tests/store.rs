@@ -282,8 +282,10 @@ async fn a_repeat_waits_for_the_first_then_gives_up(backend: Backend) {
     app.sim.sim.push_fault(slow_create(800));
     let slow = body("Slow");
     let first = app.create_json("alice@example.com", &slow);
+    // The repeat comes while the first is in Jira's slow create.
     let second = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let create_started = || app.sim.sim.calls(Endpoint::CreateIssue) == 1;
+        assert!(eventually(create_started).await, "the first never created");
         app.create_json("alice@example.com", &body("Slow")).await
     };
     let ((status, first), (second_status, second)) = tokio::join!(first, second);
@@ -419,7 +421,7 @@ async fn the_window_ends(backend: Backend) {
     let (_, first) = app
         .create_json("alice@example.com", &body("Windowed"))
         .await;
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    app.clock.advance(Duration::from_millis(1_200));
     let (status, second) = app
         .create_json("alice@example.com", &body("Windowed"))
         .await;
@@ -490,9 +492,8 @@ async fn a_killed_server_does_not_block_the_retry(backend: Backend) {
         .await
         .expect("sim");
     // Short limits, so that the lease of the killed request runs out soon.
-    let limits = "[limits]\nrequest_timeout_ms = 3000\n";
-    let lease = "lease_secs = 4\nwait_for_in_progress_ms = 1000\n";
-    let mut server = Server::spawn_with(&sim, &store, "before", limits, lease);
+    let (limits, lease) = killed_limits();
+    let mut server = Server::spawn_with(&sim, &store, "before", &limits, &lease);
     // The create hangs; Jira applies nothing if the caller goes away.
     sim.sim.push_fault(Fault::once(
         Endpoint::CreateIssue,
@@ -521,33 +522,19 @@ async fn a_killed_server_does_not_block_the_retry(backend: Backend) {
         "no answer from a killed server"
     );
 
-    let server = Server::spawn_with(&sim, &store, "after", limits, lease);
+    let (server, clock) = after_the_kill(&sim, &store).await;
     // Retried as a client would: "in progress" until the dead holder's
     // lease runs out, then created.
-    let started = Instant::now();
-    let answer = loop {
-        let response = http
-            .post(format!("{}/create_issue", server.base))
-            .header("Glean-User-Email", "alice@example.com")
-            .json(&body("Killed"))
-            .send()
-            .await
-            .expect("answers");
-        let (status, answer) = json_of(response).await;
-        if status == 200 {
-            break answer;
-        }
+    let answer = retry_past_the_lease(&server, &clock, "Killed", |status, answer| {
         assert_eq!(
             (status, answer["error"].as_str()),
             (409, Some("request_in_progress")),
             "{answer}"
         );
-        assert!(started.elapsed() < Duration::from_secs(10), "still blocked");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    })
+    .await;
     assert!(answer["key"].is_string());
-    // Let the simulator finish (or drop) the killed request's create.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    until_the_simulator_is_done(&sim).await;
     assert_eq!(sim.sim.issues().len(), 1, "exactly one issue overall");
 }
 
@@ -618,12 +605,10 @@ async fn a_caller_who_hangs_up_is_recorded_and_does_not_block(backend: Backend) 
     assert_eq!(records[0].outcome, "created");
     let key = records[0].issue_key.clone().expect("the issue was created");
     // The retry is not blocked: it gets the first answer, and no second issue.
-    let started = Instant::now();
     let (status, answer) = app.create_json("alice@example.com", &body("Hung up")).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["key"].as_str(), Some(key.as_str()));
     assert_eq!(app.sim.sim.issues().len(), 1);
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 async fn without_the_store_nothing_is_created(backend: Backend) {
@@ -669,9 +654,8 @@ async fn a_killed_server_after_the_create_is_found_not_repeated(backend: Backend
     let sim = jira_sim::Sim::spawn(common::sim_config())
         .await
         .expect("sim");
-    let limits = "[limits]\nrequest_timeout_ms = 3000\n";
-    let lease = "lease_secs = 4\nwait_for_in_progress_ms = 1000\n";
-    let mut server = Server::spawn_with(&sim, &store, "before", limits, lease);
+    let (limits, lease) = killed_limits();
+    let mut server = Server::spawn_with(&sim, &store, "before", &limits, &lease);
     sim.sim.push_fault(Fault::once(
         Endpoint::CreateIssue,
         FaultKind::ApplyThenDelay(Duration::from_secs(2)),
@@ -697,23 +681,8 @@ async fn a_killed_server_after_the_create_is_found_not_repeated(backend: Backend
     let _ = pending.await;
     let created = sim.sim.issues()[0].key.clone();
 
-    let server = Server::spawn_with(&sim, &store, "after", limits, lease);
-    let started = Instant::now();
-    let answer = loop {
-        let response = http
-            .post(format!("{}/create_issue", server.base))
-            .header("Glean-User-Email", "alice@example.com")
-            .json(&body("Killed after the create"))
-            .send()
-            .await
-            .expect("answers");
-        let (status, answer) = json_of(response).await;
-        if status == 200 {
-            break answer;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{answer}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let (server, clock) = after_the_kill(&sim, &store).await;
+    let answer = retry_past_the_lease(&server, &clock, "Killed after the create", |_, _| {}).await;
     assert_eq!(answer["key"], created.as_str());
     assert_eq!(sim.sim.issues().len(), 1, "exactly one issue overall");
 }
@@ -734,6 +703,81 @@ where
     Fut: std::future::Future<Output = T>,
 {
     futures_util::future::join_all((0..n).map(make)).await
+}
+
+/// The limits of a server the tests kill: short, so that its lease ends
+/// soon after.
+const KILLED_LEASE: Duration = Duration::from_secs(4);
+const KILLED_REQUEST_TIMEOUT_MS: u64 = 3_000;
+const KILLED_WAIT_FOR_IN_PROGRESS_MS: u64 = 1_000;
+
+/// [`KILLED_LEASE`] and company as the killed binary's configuration:
+/// the `[limits]` section, and the `[store]` lines.
+fn killed_limits() -> (String, String) {
+    (
+        format!("[limits]\nrequest_timeout_ms = {KILLED_REQUEST_TIMEOUT_MS}\n"),
+        format!(
+            "lease_secs = {}\nwait_for_in_progress_ms = {KILLED_WAIT_FOR_IN_PROGRESS_MS}\n",
+            KILLED_LEASE.as_secs()
+        ),
+    )
+}
+
+/// The server that takes over from a killed one: in this process, with
+/// the killed one's limits and a clock the test moves past its lease.
+async fn after_the_kill(sim: &SimHandle, store: &StoreUrl) -> (app::RunningServer, TestClock) {
+    let mut config = test_config(sim);
+    config.store.url = store.url.clone();
+    config.limits.request_timeout_ms = KILLED_REQUEST_TIMEOUT_MS;
+    config.jira.request_timeout_ms = 2_500;
+    config.store.lease_secs = Some(KILLED_LEASE.as_secs());
+    config.store.wait_for_in_progress_ms = KILLED_WAIT_FOR_IN_PROGRESS_MS;
+    config.validate().expect("valid configuration");
+    let clock = TestClock::default();
+    let server = app::start_with_clock(config, clock.clock())
+        .await
+        .expect("server starts");
+    (server, clock)
+}
+
+/// Retries the request as a client would until it is answered 200; each
+/// other answer goes to `not_yet`, then the clock passes the dead holder's
+/// lease (so at most one other answer, unless the lease had run out).
+async fn retry_past_the_lease(
+    server: &app::RunningServer,
+    clock: &TestClock,
+    summary: &str,
+    not_yet: impl Fn(u16, &Value),
+) -> Value {
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let response = http
+            .post(format!("http://{}/create_issue", server.addr))
+            .header("Glean-User-Email", "alice@example.com")
+            .json(&body(summary))
+            .send()
+            .await
+            .expect("answers");
+        let (status, answer) = json_of(response).await;
+        if status == 200 {
+            return answer;
+        }
+        not_yet(status, &answer);
+        clock.advance(KILLED_LEASE);
+    }
+    panic!("still blocked after the lease ran out");
+}
+
+/// Waits until the simulator has finished (or dropped) every request,
+/// the killed server's included, so that counting issues is final.
+async fn until_the_simulator_is_done(sim: &SimHandle) {
+    for _ in 0..500 {
+        if sim.sim.requests_in_progress() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the simulator is still answering");
 }
 
 /// The real binary, as its own OS process.

@@ -3,6 +3,7 @@
 //! context, Jira's error bodies and query parsing.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -297,7 +298,24 @@ async fn extra_headers(State(sim): State<Sim>, req: Request, next: Next) -> Resp
     response
 }
 
+/// Counts a request in progress while it lives (dropped or finished).
+struct InProgress(Sim);
+
+impl InProgress {
+    fn start(sim: &Sim) -> InProgress {
+        sim.inner.in_progress.fetch_add(1, Ordering::SeqCst);
+        InProgress(sim.clone())
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.inner.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response {
+    let _in_progress = InProgress::start(&sim);
     let latency = sim.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -422,7 +440,9 @@ async fn front(State(sim): State<Sim>, mut req: Request, next: Next) -> Response
     if let Some(delay) = apply_after {
         // In a task of its own, so that a client hanging up (which drops
         // this future) does not cancel the create.
+        let still_applying = InProgress::start(&sim);
         let applying = tokio::spawn(async move {
+            let _still_applying = still_applying;
             tokio::time::sleep(delay).await;
             next.run(req).await
         });

@@ -91,6 +91,8 @@ pub(crate) struct OAuthState {
     next: u64,
     /// Refresh grants answered (for tests: "exactly one refresh").
     pub(crate) refreshes: u64,
+    /// How far tests moved the server's clock ahead of the real one.
+    ahead: Duration,
 }
 
 impl OAuthState {
@@ -101,17 +103,27 @@ impl OAuthState {
         format!("{prefix}-{}-{:016x}", self.next, hasher.finish())
     }
 
+    /// The authorization server's "now": real time, plus what tests moved.
+    fn now(&self) -> Instant {
+        Instant::now() + self.ahead
+    }
+
+    /// Moves the clock token, code and reuse lifetimes are judged by.
+    pub(crate) fn advance(&mut self, by: Duration) {
+        self.ahead += by;
+    }
+
     /// The account an unexpired access token acts as.
     pub(crate) fn account_for(&self, token: &str) -> Option<&str> {
         self.access
             .get(token)
-            .filter(|a| a.expires_at > Instant::now())
+            .filter(|a| a.expires_at > self.now())
             .map(|a| a.account_id.as_str())
     }
 
     /// Ends every access token now (a token "expiring mid-run").
     pub(crate) fn expire_access_tokens(&mut self) {
-        let now = Instant::now();
+        let now = self.now();
         for access in self.access.values_mut() {
             access.expires_at = now;
         }
@@ -126,12 +138,13 @@ impl OAuthState {
         scope: &str,
     ) -> Value {
         let access_token = self.mint("sim-at");
+        let expires_at = self.now() + config.access_token_ttl;
         self.access.insert(
             access_token.clone(),
             Access {
                 account_id: account_id.to_owned(),
                 scope: scope.to_owned(),
-                expires_at: Instant::now() + config.access_token_ttl,
+                expires_at,
             },
         );
         let mut body = json!({
@@ -298,7 +311,7 @@ pub(crate) async fn me(State(sim): State<Sim>, headers: HeaderMap) -> Response {
         state
             .access
             .get(token)
-            .filter(|a| a.expires_at > Instant::now() && wants_person(&a.scope))
+            .filter(|a| a.expires_at > state.now() && wants_person(&a.scope))
             .map(|a| a.account_id.clone())
     };
     let user = account.and_then(|id| read(&sim.inner.world).directory.get(&id).cloned());
@@ -340,6 +353,7 @@ fn grant_code(sim: &Sim, query: &Query, account_id: String) -> Response {
     };
     let mut state = crate::sim::lock(&sim.inner.oauth);
     let code = state.mint("sim-code");
+    let expires_at = state.now() + Duration::from_secs(600);
     state.codes.insert(
         code.clone(),
         Code {
@@ -347,7 +361,7 @@ fn grant_code(sim: &Sim, query: &Query, account_id: String) -> Response {
             redirect_uri,
             scope,
             account_id,
-            expires_at: Instant::now() + Duration::from_secs(600),
+            expires_at,
         },
     );
     target.push_str(&format!("code={code}&state={}", encode(&get("state"))));
@@ -431,7 +445,7 @@ pub(crate) async fn token(State(sim): State<Sim>, headers: HeaderMap, body: Byte
                     "Invalid authorization code",
                 );
             };
-            if code.expires_at <= Instant::now()
+            if code.expires_at <= state.now()
                 || code.client_id != get("client_id")
                 || code.redirect_uri != get("redirect_uri")
             {
@@ -446,7 +460,7 @@ pub(crate) async fn token(State(sim): State<Sim>, headers: HeaderMap, body: Byte
             axum::Json(body).into_response()
         }
         "refresh_token" => {
-            let now = Instant::now();
+            let now = state.now();
             let presented = get("refresh_token");
             let Some(refresh) = state.refresh.get(presented) else {
                 return oauth_error(

@@ -177,6 +177,10 @@ pub(crate) struct Inner {
     /// See [`SimConfig::validate_adf`].
     pub(crate) validate_adf: bool,
     latency_us: AtomicU64,
+    /// Requests being answered now (see [`Sim::requests_in_progress`]).
+    pub(crate) in_progress: AtomicU64,
+    /// How far tests moved the simulator's clock (see [`Sim::advance_clock`]).
+    ahead_us: AtomicU64,
     /// How long a new issue stays out of search results (see
     /// [`Sim::set_search_lag`]).
     pub(crate) search_lag_us: AtomicU64,
@@ -226,6 +230,22 @@ impl Sim {
         lock(&self.inner.oauth).expire_access_tokens();
     }
 
+    /// Moves the simulator's clock ahead by `by`, so that a test need not
+    /// wait for it: OAuth tokens and codes expire, rotated refresh tokens
+    /// pass their reuse interval, and new issues reach search through its
+    /// lag (see [`Sim::set_search_lag`]).
+    pub fn advance_clock(&self, by: Duration) {
+        lock(&self.inner.oauth).advance(by);
+        self.inner
+            .ahead_us
+            .fetch_add(duration_us(by), Ordering::SeqCst);
+    }
+
+    /// "Now" for the search index's lag: real time, plus what tests moved.
+    pub(crate) fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_micros(self.inner.ahead_us.load(Ordering::SeqCst))
+    }
+
     /// How many refresh-token grants the authorization server answered.
     pub fn oauth_refreshes(&self) -> u64 {
         lock(&self.inner.oauth).refreshes
@@ -272,6 +292,8 @@ impl Sim {
                 user_search_denied,
                 hidden_email_match,
                 latency_us: AtomicU64::new(duration_us(latency)),
+                in_progress: AtomicU64::new(0),
+                ahead_us: AtomicU64::new(0),
                 search_lag_us: AtomicU64::new(0),
                 extra_headers: Mutex::new(Vec::new()),
                 counters: Endpoint::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -304,6 +326,13 @@ impl Sim {
     /// Requests to `endpoint` so far (faulted ones included).
     pub fn calls(&self, endpoint: Endpoint) -> u64 {
         self.inner.counters[endpoint.index()].load(Ordering::Relaxed)
+    }
+
+    /// Requests being answered now: one whose client went away counts
+    /// until the simulator finished or dropped it, so a test can wait for
+    /// a late create to land (or not) before counting issues.
+    pub fn requests_in_progress(&self) -> u64 {
+        self.inner.in_progress.load(Ordering::SeqCst)
     }
 
     /// Requests to any endpoint so far.

@@ -2,7 +2,7 @@
 //! the refresh grant. Refresh tokens rotate: every refresh answers a new
 //! one, which the caller must persist before using the new access token.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -28,7 +28,9 @@ pub struct TokenSet {
     pub access_token: SecretString,
     /// Absent without the `offline_access` scope.
     pub refresh_token: Option<SecretString>,
-    pub expires_at: SystemTime,
+    /// The access token's lifetime from the answer, for the caller to add
+    /// to its own clock.
+    pub expires_in: Duration,
     pub scope: String,
 }
 
@@ -152,7 +154,7 @@ impl OAuthApp {
         Ok(TokenSet {
             access_token: SecretString::from(answer.access_token),
             refresh_token: answer.refresh_token.map(SecretString::from),
-            expires_at: SystemTime::now() + Duration::from_secs(answer.expires_in),
+            expires_in: Duration::from_secs(answer.expires_in),
             scope: answer.scope,
         })
     }

@@ -11,12 +11,8 @@ use crate::tools::{self, Timing, identity};
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Counts what jira-action added to a call (its time minus Jira's).
-pub fn observe_added(state: &AppState, route: &str, timing: &Timing) {
-    state.metrics.observe(
-        "jira_action_request_added_seconds",
-        &[("route", route)],
-        timing.added,
-    );
+pub fn observe_added(state: &AppState, route: &'static str, timing: &Timing) {
+    state.metrics.request_added(route, timing.added);
 }
 
 /// `jira` (calls to Jira), `pause` (rate limit and retry back-off),

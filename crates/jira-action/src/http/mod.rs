@@ -183,7 +183,7 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .unwrap_or_else(|| "other".to_owned());
     let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
     let response = jira::with_retry_budget(budget, next.run(request)).await;
-    let status = response.status().as_u16().to_string();
+    let status = response.status().as_u16();
     let code = response
         .extensions()
         .get::<error::ErrorCode>()
@@ -193,16 +193,9 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         } else {
             "other"
         });
-    let metrics = &state.metrics;
-    metrics.inc(
-        "jira_action_requests_total",
-        &[("route", &route), ("status", &status), ("code", code)],
-    );
-    metrics.observe(
-        "jira_action_request_duration_seconds",
-        &[("route", &route)],
-        started.elapsed(),
-    );
+    state
+        .metrics
+        .request_answered(route.into(), status, code, started.elapsed());
     response
 }
 
@@ -211,27 +204,19 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let metrics = &state.metrics;
     let total = state.config.limits.max_concurrent_requests;
     let in_flight = total.saturating_sub(state.in_flight.available_permits());
-    metrics.set("jira_action_in_flight_requests", &[], in_flight as f64);
+    metrics.set_in_flight(in_flight);
     let open = state
         .max_connections
         .saturating_sub(state.connections.available_permits());
-    metrics.set("jira_action_open_connections", &[], open as f64);
+    metrics.set_open_connections(open);
     if let Some(tokens) = &state.tokens {
         if let Some(left) = tokens.seconds_to_expiry() {
             metrics.set_token_expiry(Duration::from_secs(left.max(0).unsigned_abs()));
         }
-        let reconsent = if tokens.reconsent_needed() { 1.0 } else { 0.0 };
-        metrics.set("jira_action_oauth_reconsent_needed", &[], reconsent);
+        metrics.set_reconsent_needed(tokens.reconsent_needed());
     }
     for (cache, lookups, misses) in state.resolver.stats.snapshot() {
-        let hits = lookups.saturating_sub(misses) as f64;
-        let labels = |result| [("cache", cache), ("result", result)];
-        metrics.set("jira_action_cache_requests_total", &labels("hit"), hits);
-        metrics.set(
-            "jira_action_cache_requests_total",
-            &labels("miss"),
-            misses as f64,
-        );
+        metrics.set_cache_requests(cache, lookups.saturating_sub(misses), misses);
     }
     (
         [(

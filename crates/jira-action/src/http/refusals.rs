@@ -68,7 +68,7 @@ impl Refusals {
         reason: &SignatureError,
     ) -> Vec<AuditRecord> {
         let label = reason.label();
-        metrics.inc("jira_action_signature_refusals_total", &[("reason", label)]);
+        metrics.signature_refused(label);
         let caller =
             super::door::person(headers, super::create_issue::USER_EMAIL, "Glean-User-Email")
                 .ok()

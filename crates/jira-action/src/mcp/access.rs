@@ -88,10 +88,7 @@ pub async fn require_key(
                     next.run(request).await
                 }
                 Err(reason) => {
-                    gate.state.metrics.inc(
-                        "jira_action_signin_refusals_total",
-                        &[("reason", &format!("token_{reason}"))],
-                    );
+                    gate.state.metrics.signin_refused(format!("token_{reason}"));
                     refuse_with(
                         "invalid_token",
                         "The access token is not valid here (expired, revoked, or not issued for this server): sign in again.",

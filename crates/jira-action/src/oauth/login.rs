@@ -114,6 +114,8 @@ pub async fn login(
         .build()
         .map_err(|e| LoginError::Sites(e.to_string()))?;
     let tokens = app.exchange_code(&http, &code).await?;
+    // The lifetime counts from the answer.
+    let refreshed_at_ms = now_ms();
     let sites = accessible_resources(&http, api_url, &tokens.access_token).await?;
     let chosen = match (site, sites.len()) {
         (_, 0) => return Err(LoginError::NoSite),
@@ -132,12 +134,9 @@ pub async fn login(
             scopes: tokens.scope.clone(),
             access_token: cipher.seal(&tokens.access_token),
             refresh_token: tokens.refresh_token.as_ref().map(|t| cipher.seal(t)),
-            expires_at_ms: tokens
-                .expires_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-                .unwrap_or(0),
-            refreshed_at_ms: now_ms(),
+            expires_at_ms: refreshed_at_ms
+                .saturating_add(i64::try_from(tokens.expires_in.as_millis()).unwrap_or(i64::MAX)),
+            refreshed_at_ms,
             status: STATUS_OK.to_owned(),
         })
         .await?;

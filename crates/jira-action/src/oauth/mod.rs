@@ -19,7 +19,7 @@ use std::time::Duration;
 use jira::{OAuthApp, OAuthError};
 use secrecy::SecretString;
 
-use crate::store::{OAuthRow, STATUS_RECONSENT, Store, StoreError, now_ms};
+use crate::store::{Clock, OAuthRow, STATUS_RECONSENT, Store, StoreError};
 use crypto::{CryptoError, TokenCipher};
 
 /// How long a refresh lease lasts: longer than one token request takes.
@@ -64,6 +64,9 @@ pub struct TokenManager {
     holder: String,
     margin: Duration,
     cached: RwLock<Option<Cached>>,
+    /// "Now" for expiry, margin and lease: the system clock unless a test
+    /// moves it.
+    clock: Clock,
     refreshing: tokio::sync::Mutex<()>,
     reconsent_needed: AtomicBool,
     /// The connection's site and cloud id, as `oauth login` chose them.
@@ -80,12 +83,14 @@ impl std::fmt::Debug for TokenManager {
 }
 
 impl TokenManager {
-    /// Loads the connection `oauth login` stored.
+    /// Loads the connection `oauth login` stored; expiries are judged by
+    /// `clock`.
     pub async fn open(
         app: OAuthApp,
         store: Store,
         cipher: TokenCipher,
         margin: Duration,
+        clock: Clock,
     ) -> Result<TokenManager, TokenError> {
         let row = store.oauth_get().await?.ok_or(TokenError::NotConnected)?;
         let http = reqwest::Client::builder()
@@ -105,6 +110,7 @@ impl TokenManager {
             holder: uuid::Uuid::new_v4().to_string(),
             margin,
             cached: RwLock::new(None),
+            clock,
             refreshing: tokio::sync::Mutex::new(()),
         })
     }
@@ -118,7 +124,9 @@ impl TokenManager {
     /// Seconds until the access token in use expires (for the metrics).
     pub fn seconds_to_expiry(&self) -> Option<i64> {
         let cached = self.cached.read().ok()?;
-        cached.as_ref().map(|c| (c.expires_at_ms - now_ms()) / 1000)
+        cached
+            .as_ref()
+            .map(|c| (c.expires_at_ms - self.now_ms()) / 1000)
     }
 
     /// A valid access token.
@@ -132,7 +140,8 @@ impl TokenManager {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let started = now_ms();
+        // Waiting on another process is real time, whatever the clock says.
+        let started = tokio::time::Instant::now();
         loop {
             let row = self
                 .store
@@ -151,12 +160,12 @@ impl TokenManager {
             }
             if self
                 .store
-                .oauth_try_lease(&self.holder, now_ms() + millis(LEASE))
+                .oauth_try_lease(&self.holder, self.now_ms(), self.now_ms() + millis(LEASE))
                 .await?
             {
                 return self.refresh().await;
             }
-            if now_ms() - started > millis(WAIT_FOR_REFRESH) {
+            if started.elapsed() > WAIT_FOR_REFRESH {
                 return Err(TokenError::RefreshTimeout);
             }
             // Another process is refreshing: its tokens appear shortly.
@@ -176,7 +185,11 @@ impl TokenManager {
         };
         // Requests refused together: the first one does it.
         let Some(refused) = refused else { return };
-        match self.store.oauth_expire(&refused.sealed).await {
+        match self
+            .store
+            .oauth_expire(&refused.sealed, self.now_ms())
+            .await
+        {
             Ok(true) => tracing::warn!("Jira refused the OAuth access token early; refreshing it"),
             Ok(false) => {}
             Err(err) => {
@@ -189,14 +202,14 @@ impl TokenManager {
         let cached = self.cached.read().ok()?;
         cached
             .as_ref()
-            .filter(|c| c.use_until_ms > now_ms())
+            .filter(|c| c.use_until_ms > self.now_ms())
             .map(|c| c.token.clone())
     }
 
     /// Uses the stored access token if it is still fresh enough.
     fn adopt(&self, row: &OAuthRow) -> Result<Option<SecretString>, TokenError> {
         let use_until_ms = row.expires_at_ms - self.margin_ms(row);
-        if use_until_ms <= now_ms() {
+        if use_until_ms <= self.now_ms() {
             return Ok(None);
         }
         let token = self.cipher.open(&row.access_token)?;
@@ -241,11 +254,18 @@ impl TokenManager {
             Ok(tokens) => {
                 let access = self.cipher.seal(&tokens.access_token);
                 let refresh = tokens.refresh_token.as_ref().map(|t| self.cipher.seal(t));
-                let expires_at_ms = system_ms(tokens.expires_at);
+                let refreshed_at_ms = self.now_ms();
+                let expires_at_ms = refreshed_at_ms.saturating_add(millis(tokens.expires_in));
                 // Persist (the rotated refresh token above all) before use.
                 let stored = self
                     .store
-                    .oauth_store_refreshed(&self.holder, &access, refresh.as_deref(), expires_at_ms)
+                    .oauth_store_refreshed(
+                        &self.holder,
+                        &access,
+                        refresh.as_deref(),
+                        expires_at_ms,
+                        refreshed_at_ms,
+                    )
                     .await?;
                 if !stored {
                     tracing::warn!("the OAuth refresh lease ran out before the tokens were stored");
@@ -254,7 +274,7 @@ impl TokenManager {
                 let row = OAuthRow {
                     access_token: access,
                     expires_at_ms,
-                    refreshed_at_ms: now_ms(),
+                    refreshed_at_ms,
                     ..row
                 };
                 self.adopt(&row)?.ok_or(TokenError::RefreshTimeout)
@@ -272,6 +292,10 @@ impl TokenManager {
         }
     }
 
+    fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+
     fn mark_reconsent(&self) -> TokenError {
         if !self.reconsent_needed.swap(true, Ordering::Relaxed) {
             tracing::error!(
@@ -284,10 +308,4 @@ impl TokenManager {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn system_ms(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(millis)
-        .unwrap_or(0)
 }

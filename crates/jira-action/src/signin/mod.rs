@@ -172,9 +172,7 @@ fn not_found() -> Response {
 /// Counts a refusal by reason (`/metrics`) and logs it.
 fn refused(state: &AppState, reason: &str) {
     tracing::info!(reason, "sign-in refused");
-    state
-        .metrics
-        .inc("jira_action_signin_refusals_total", &[("reason", reason)]);
+    state.metrics.signin_refused(reason.to_owned());
 }
 
 /// RFC 9728: what `/mcp` is and who issues its tokens.
@@ -777,7 +775,7 @@ async fn grant(
             },
         )
         .await?;
-    state.metrics.inc("jira_action_signins_total", &[]);
+    state.metrics.signed_in();
     tracing::info!(client = %grant.client_id, account = %grant.account_id, "signed in");
     Ok(back_to_client(
         &request.redirect_uri,
@@ -894,7 +892,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                     "The refresh token was issued to another client.",
                 );
             }
-            state.metrics.inc("jira_action_signin_refreshes_total", &[]);
+            state.metrics.signin_refreshed();
             grant
         }
         _ => {

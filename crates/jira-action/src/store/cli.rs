@@ -98,7 +98,7 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     store.close().await;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&records)? + "\n",
-        Format::Csv => csv(&records),
+        Format::Csv => csv(&records)?,
         Format::Table => table(&records),
     };
     print!("{text}");
@@ -195,31 +195,33 @@ fn cells(record: &AuditRecord) -> [String; 22] {
 /// field a spreadsheet would take for a formula (a caller-chosen summary
 /// or request id starting with `=`, `+`, `-`, `@`, a tab or CR) prefixed
 /// with `'`, so opening the export runs nothing.
-pub fn csv(records: &[AuditRecord]) -> String {
-    let quote = |field: &str| {
-        let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            Cow::Owned(format!("'{field}"))
-        } else {
-            Cow::Borrowed(field)
-        };
-        if field.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", field.replace('"', "\"\""))
-        } else {
-            field.into_owned()
-        }
-    };
-    let mut out = COLUMNS.join(",") + "\n";
+pub fn csv(records: &[AuditRecord]) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(COLUMNS)?;
     for record in records {
-        let row: Vec<String> = cells(record).iter().map(|c| quote(c)).collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
+        for cell in cells(record) {
+            out.write_field(neutralised(&cell).as_bytes())?;
+        }
+        out.write_record(None::<&[u8]>)?;
     }
-    out
+    let bytes = out.into_inner().context("cannot write the CSV")?;
+    Ok(String::from_utf8(bytes)?)
 }
 
-/// The columns a person scans, aligned.
+/// The field as is, or after a `'` where a spreadsheet would see a formula.
+fn neutralised(field: &str) -> Cow<'_, str> {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{field}"))
+    } else {
+        Cow::Borrowed(field)
+    }
+}
+
+/// The columns a person scans, aligned: no borders, two spaces between
+/// columns.
 pub fn table(records: &[AuditRecord]) -> String {
-    const SHOWN: [&str; 9] = [
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING).set_header([
         "at",
         "caller",
         "outcome",
@@ -229,46 +231,28 @@ pub fn table(records: &[AuditRecord]) -> String {
         "jira_calls",
         "latency_ms",
         "request_id",
-    ];
-    let rows: Vec<[String; 9]> = records
-        .iter()
-        .map(|r| {
-            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
-            [
-                r.at.clone(),
-                opt(&r.caller),
-                r.outcome.to_string(),
-                r.status.to_string(),
-                r.issue_key
-                    .clone()
-                    .or_else(|| r.error.clone())
-                    .unwrap_or_default(),
-                opt(&r.project),
-                r.jira_calls.to_string(),
-                r.latency_ms.to_string(),
-                r.request_id.clone(),
-            ]
-        })
-        .collect();
-    let mut widths = SHOWN.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+    ]);
+    for r in records {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+        table.add_row([
+            r.at.clone(),
+            opt(&r.caller),
+            r.outcome.to_string(),
+            r.status.to_string(),
+            r.issue_key
+                .clone()
+                .or_else(|| r.error.clone())
+                .unwrap_or_default(),
+            opt(&r.project),
+            r.jira_calls.to_string(),
+            r.latency_ms.to_string(),
+            r.request_id.clone(),
+        ]);
     }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut out = line(&SHOWN.map(str::to_owned));
-    for row in &rows {
-        out.push_str(&line(row));
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
     }
-    out
+    table.trim_fmt() + "\n"
 }
 
 #[cfg(test)]
@@ -302,7 +286,7 @@ mod tests {
                 summary: Some(formula.into()),
                 ..AuditRecord::default()
             };
-            let csv = csv(&[record]);
+            let csv = csv(&[record]).expect("csv");
             let row = csv.lines().nth(1).expect("a row");
             let cells: Vec<&str> = row.split(',').collect();
             for cell in [cells[1], cells[13]] {
@@ -313,7 +297,8 @@ mod tests {
         let plain = csv(&[AuditRecord {
             request_id: "req-1".into(),
             ..AuditRecord::default()
-        }]);
+        }])
+        .expect("csv");
         assert!(plain.lines().nth(1).expect("row").contains(",req-1,"));
     }
 
@@ -328,7 +313,7 @@ mod tests {
             issue_key: Some("DEMO-1".into()),
             ..AuditRecord::default()
         };
-        let csv = csv(std::slice::from_ref(&record));
+        let csv = csv(std::slice::from_ref(&record)).expect("csv");
         assert!(csv.starts_with("at,request_id,caller"));
         assert!(csv.contains("\"Jammed, \"\"badly\"\"\""));
         let table = table(&[record]);

@@ -872,11 +872,23 @@ mod tests {
         assert_eq!(records.len(), 2);
     }
 
+    /// A checkpointer's round now, as its timer would run one.
+    async fn checkpoint_now(store: &Store) {
+        match store {
+            Store::Sqlite(_, Some(writer)) => writer.checkpoint_now().await,
+            _ => panic!("not a SQLite file store"),
+        }
+    }
+
     /// Under steady writes the WAL is started over now and then instead of
-    /// growing as long as writes go on: about once a second, SQLite counts
-    /// each restart in the WAL header's checkpoint sequence (bytes 12..16).
+    /// growing as long as writes go on: at the checkpointer's rounds (once
+    /// a second in service, asked for here) once it has grown past
+    /// `RESTART_AFTER_FRAMES`. SQLite counts each restart in the WAL
+    /// header's checkpoint sequence (bytes 12..16).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_steady_writes() {
+        /// More than `RESTART_AFTER_FRAMES`: each commit writes a page.
+        const WRITES_PER_ROUND: u64 = 1_500;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("store.db");
         let store = Store::open(path.to_str().expect("utf-8"), 1)
@@ -889,7 +901,6 @@ mod tests {
                 .and_then(|header| Some(u32::from_be_bytes(header.get(12..16)?.try_into().ok()?)))
                 .unwrap_or(0)
         };
-        let summary = "x".repeat(2000);
         store
             .record(&AuditRecord {
                 id: "first".into(),
@@ -898,17 +909,36 @@ mod tests {
             .await
             .expect("recorded");
         let first = restarts();
-        let started = std::time::Instant::now();
-        let mut n = 0;
-        while started.elapsed() < Duration::from_millis(4500) {
-            let record = AuditRecord {
-                id: format!("r{n}"),
-                summary: Some(summary.clone()),
-                ..AuditRecord::default()
-            };
-            store.record(&record).await.expect("recorded");
-            n += 1;
+        // Steady writes in a task of their own, counted as they commit.
+        let (written, mut counted) = tokio::sync::watch::channel(0u64);
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let writing = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let summary = "x".repeat(2000);
+                let mut n = 0;
+                while stopped.try_recv().is_err() {
+                    let record = AuditRecord {
+                        id: format!("r{n}"),
+                        summary: Some(summary.clone()),
+                        ..AuditRecord::default()
+                    };
+                    store.record(&record).await.expect("recorded");
+                    n += 1;
+                    written.send_replace(n);
+                }
+            }
+        });
+        for round in 1..=3 {
+            counted
+                .wait_for(|n| *n >= round * WRITES_PER_ROUND)
+                .await
+                .expect("writing");
+            checkpoint_now(&store).await;
         }
+        let _ = stop.send(());
+        writing.await.expect("writer");
+        let n = *counted.borrow();
         let restarted = restarts().wrapping_sub(first);
         assert!(
             restarted >= 2,
@@ -971,7 +1001,7 @@ mod tests {
 
     /// The writer leaves checkpoints to the checkpointer's thread: a few
     /// hundred records (well under SQLite's own 1,000-page threshold) reach
-    /// the database file within seconds, without any commit doing it.
+    /// the database file at its next round, without any commit doing it.
     #[tokio::test]
     async fn the_wal_is_checkpointed_in_the_background() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -979,7 +1009,8 @@ mod tests {
         let store = Store::open(path.to_str().expect("utf-8"), 1)
             .await
             .expect("opens");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // What opening wrote is in the file.
+        checkpoint_now(&store).await;
         let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let before = size();
         for n in 0..300 {
@@ -992,10 +1023,7 @@ mod tests {
         }
         let wal = dir.path().join("store.db-wal");
         assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 300 * 2000);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while size() < before + 300 * 2000 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        checkpoint_now(&store).await;
         assert!(
             size() >= before + 300 * 2000,
             "database file {} bytes, was {before}",

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
 
 /// The row's fixed id: one Jira connection per deployment.
 const ID: &str = "jira";
@@ -76,8 +76,14 @@ impl Store {
     }
 
     /// Takes the refresh lease until `until_ms` unless another holder's is
-    /// still running. True when this holder has it.
-    pub async fn oauth_try_lease(&self, holder: &str, until_ms: i64) -> Result<bool, StoreError> {
+    /// still running at `now_ms` (the caller's clock). True when this
+    /// holder has it.
+    pub async fn oauth_try_lease(
+        &self,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
         let taken = on_pool!(self, pool => sqlx::query(
             "UPDATE oauth_tokens SET lease_holder = $2, lease_until = $3 \
              WHERE id = $1 AND (lease_holder IS NULL OR lease_until < $4 OR lease_holder = $2)",
@@ -85,7 +91,7 @@ impl Store {
         .bind(ID)
         .bind(holder)
         .bind(until_ms)
-        .bind(now_ms())
+        .bind(now_ms)
         .execute(pool)
         .await?
         .rows_affected());
@@ -94,12 +100,14 @@ impl Store {
 
     /// Stores refreshed tokens and gives the lease back, in one statement,
     /// only while `holder` still has the lease. False when it had lost it.
+    /// `refreshed_at_ms` is the caller's clock.
     pub async fn oauth_store_refreshed(
         &self,
         holder: &str,
         access_token: &str,
         refresh_token: Option<&str>,
         expires_at_ms: i64,
+        refreshed_at_ms: i64,
     ) -> Result<bool, StoreError> {
         let stored = on_pool!(self, pool => sqlx::query(
             "UPDATE oauth_tokens SET access_token = $3, refresh_token = COALESCE($4, refresh_token), \
@@ -111,7 +119,7 @@ impl Store {
         .bind(access_token)
         .bind(refresh_token)
         .bind(expires_at_ms)
-        .bind(now_ms())
+        .bind(refreshed_at_ms)
         .bind(STATUS_OK)
         .execute(pool)
         .await?
@@ -119,10 +127,10 @@ impl Store {
         Ok(stored == 1)
     }
 
-    /// Marks `access_token` (sealed, as stored) expired now, if it is still
-    /// the stored one and not already expired; says whether it was.
-    pub async fn oauth_expire(&self, access_token: &str) -> Result<bool, StoreError> {
-        let now = now_ms();
+    /// Marks `access_token` (sealed, as stored) expired at `now` (the
+    /// caller's clock), if it is still the stored one and not already
+    /// expired; says whether it was.
+    pub async fn oauth_expire(&self, access_token: &str, now: i64) -> Result<bool, StoreError> {
         let expired = on_pool!(self, pool => sqlx::query(
             "UPDATE oauth_tokens SET expires_at = $3 \
              WHERE id = $1 AND access_token = $2 AND expires_at > $3",

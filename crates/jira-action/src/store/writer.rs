@@ -103,8 +103,12 @@ struct Shared {
     /// Operations waiting for a batch.
     queue: Mutex<Vec<Op>>,
     /// Dropping it stops the checkpointer.
-    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    checkpoints: Mutex<Option<std::sync::mpsc::Sender<CheckpointNow>>>,
 }
+
+/// Asks the checkpointer for a round now rather than at its next tick, and
+/// is answered when it is done: tests need not wait for the timer.
+struct CheckpointNow(std::sync::mpsc::Sender<()>);
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another holder left nothing half-done that matters here:
@@ -144,7 +148,7 @@ impl Writer {
         checkpoints
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite_error)?;
-        let (running, stopped) = std::sync::mpsc::channel::<()>();
+        let (running, stopped) = std::sync::mpsc::channel::<CheckpointNow>();
         let shared = Arc::new(Shared {
             connection: Mutex::new(Some(connection)),
             queue: Mutex::new(Vec::new()),
@@ -194,6 +198,17 @@ impl Writer {
 
     pub(super) async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
         self.call(|reply| Op::Record(record, reply)).await
+    }
+
+    /// Runs a checkpoint round now, on the checkpointer's thread, and
+    /// waits for it to end (tests: the timer's round, without the wait).
+    #[cfg(test)]
+    pub(super) async fn checkpoint_now(&self) {
+        let (done, finished) = std::sync::mpsc::channel();
+        if let Some(checkpointer) = locked(&self.shared.checkpoints).as_ref() {
+            let _ = checkpointer.send(CheckpointNow(done));
+        }
+        let _ = tokio::task::spawn_blocking(move || finished.recv()).await;
     }
 
     /// Applies what is queued, then closes the connection (later
@@ -343,14 +358,15 @@ impl Answer {
 /// of `stopped` is dropped, or the writer is gone), and once more then.
 fn checkpoint_until(
     connection: &Connection,
-    stopped: &std::sync::mpsc::Receiver<()>,
+    stopped: &std::sync::mpsc::Receiver<CheckpointNow>,
     writer: &Weak<Shared>,
 ) {
     loop {
-        let last = !matches!(
-            stopped.recv_timeout(CHECKPOINT_EVERY),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-        );
+        let (last, asked) = match stopped.recv_timeout(CHECKPOINT_EVERY) {
+            Ok(CheckpointNow(done)) => (false, Some(done)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (false, None),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (true, None),
+        };
         match passive_checkpoint(connection) {
             Ok(frames) if frames > RESTART_AFTER_FRAMES && !last => {
                 if let Some(writer) = writer.upgrade() {
@@ -359,6 +375,9 @@ fn checkpoint_until(
             }
             Ok(_) => {}
             Err(err) => tracing::warn!(cause = %err, "store: checkpoint failed"),
+        }
+        if let Some(done) = asked {
+            let _ = done.send(());
         }
         if last || writer.strong_count() == 0 {
             return;

@@ -112,10 +112,7 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
                 Ok(_) => "ok",
                 Err(err) => err.code(),
             };
-            state.metrics.inc(
-                "jira_action_tool_calls_total",
-                &[("door", door.as_str()), ("tool", Op::NAME), ("code", code)],
-            );
+            state.metrics.tool_call(door.as_str(), Op::NAME, code);
             (result, tally, in_store)
         }
         .instrument(tracing::Span::current()),

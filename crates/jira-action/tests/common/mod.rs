@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,6 +77,28 @@ pub struct TestApp {
     pub sim: SimHandle,
     pub server: RunningServer,
     pub http: reqwest::Client,
+    /// The server's "now": move it to pass windows, leases and expiries.
+    pub clock: TestClock,
+}
+
+/// The server's clock in tests: the real one, plus however far the test
+/// moved it ahead, so that a test reaches an expiry without waiting.
+#[derive(Clone, Default)]
+pub struct TestClock {
+    ahead_ms: Arc<AtomicI64>,
+}
+
+impl TestClock {
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_millis()).expect("a test's duration");
+        self.ahead_ms.fetch_add(by, Ordering::SeqCst);
+    }
+
+    /// The clock to give the code under test.
+    pub fn clock(&self) -> jira_action::store::Clock {
+        let ahead = Arc::clone(&self.ahead_ms);
+        Arc::new(move || jira_action::store::now_ms() + ahead.load(Ordering::SeqCst))
+    }
 }
 
 /// The server in api-token mode against a fresh demo site.
@@ -106,12 +129,16 @@ pub async fn spawn_app_with_exact_sim(
     let mut config = test_config(&sim);
     change(&mut config, &sim);
     config.validate().expect("valid test configuration");
-    let server = app::start(config).await.expect("server starts");
+    let clock = TestClock::default();
+    let server = app::start_with_clock(config, clock.clock())
+        .await
+        .expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),
         sim,
         server,
         http: reqwest::Client::new(),
+        clock,
     }
 }
 

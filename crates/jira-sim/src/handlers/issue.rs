@@ -146,7 +146,7 @@ pub(crate) async fn search_dc(
     found.retain(|issue| ctx.caller.browses(&issue.project_key));
     let lag = sim.search_lag();
     if !lag.is_zero() {
-        let now = std::time::SystemTime::now();
+        let now = sim.now();
         found.retain(|issue| issue.created + lag <= now);
     }
     let issues: Vec<Value> = found
@@ -318,7 +318,7 @@ fn search(sim: &Sim, ctx: &Ctx, params: SearchParams) -> Result<Response, ApiErr
     // The index lags the creates (see `Sim::set_search_lag`).
     let lag = sim.search_lag();
     if !lag.is_zero() {
-        let now = std::time::SystemTime::now();
+        let now = sim.now();
         found.retain(|issue| issue.created + lag <= now);
     }
     let page: Vec<Value> = found

@@ -120,7 +120,7 @@ async fn the_code_flow_mints_tokens_that_expire() {
         (status, error["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("invalid_grant"))
     );
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    api.sim().advance_clock(Duration::from_millis(1_100));
     assert_eq!(myself_status(&api, access).await, StatusCode::UNAUTHORIZED);
 }
 
@@ -142,7 +142,7 @@ async fn refresh_tokens_rotate_with_a_reuse_interval() {
     // Within the interval the old one still works (a retry after a lost answer).
     let (status, _) = token(&api, refresh(&r1)).await;
     assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    api.sim().advance_clock(Duration::from_millis(400));
     // After it, reuse is refused and revokes the family, r2 included.
     let (status, error) = token(&api, refresh(&r1)).await;
     assert_eq!(
