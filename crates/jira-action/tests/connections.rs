@@ -80,6 +80,13 @@ async fn healthz_over(stream: &mut TcpStream) -> u16 {
     read_response(stream).await.0
 }
 
+/// A connection sending [`STALLED_CREATE`].
+async fn stalled_create(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream.write_all(STALLED_CREATE).await.expect("write");
+    stream
+}
+
 async fn create_ok(app: &TestApp) {
     let body = json!({"pid": "DEMO", "issuetype": "Task", "summary": "Still served"});
     let (status, answer) = app.create_json("alice@example.com", &body).await;
@@ -161,14 +168,9 @@ async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
         config.store.wait_for_in_progress_ms = 100;
     })
     .await;
-    let request = b"POST /create_issue HTTP/1.1\r\nHost: test\r\n\
-        Glean-User-Email: alice@example.com\r\nContent-Type: application/json\r\n\
-        Content-Length: 1000\r\n\r\n{\"pid\": \"D";
     let mut stalled = Vec::new();
     for _ in 0..2 {
-        let mut stream = connect(&app).await;
-        stream.write_all(request).await.expect("write");
-        stalled.push(stream);
+        stalled.push(stalled_create(&app).await);
     }
     // Both hold a slot...
     let state = &app.server.state;
@@ -195,15 +197,7 @@ async fn past_the_concurrency_limit_both_doors_answer_503_overloaded_at_once() {
     })
     .await;
     // A body that never finishes holds the only slot.
-    let mut stalled = connect(&app).await;
-    stalled
-        .write_all(
-            b"POST /create_issue HTTP/1.1\r\nHost: test\r\n\
-            Glean-User-Email: alice@example.com\r\nContent-Type: application/json\r\n\
-            Content-Length: 1000\r\n\r\n{\"pid\": \"D",
-        )
-        .await
-        .expect("write");
+    let stalled = stalled_create(&app).await;
     let state = &app.server.state;
     assert!(
         eventually(|| state.in_flight.available_permits() == 0).await,
