@@ -656,11 +656,16 @@ fn parse_public_key(text: &str) -> Result<DecodingKey, SignatureError> {
     Ok(DecodingKey::from_rsa_raw_components(n, e))
 }
 
+/// rsaEncryption (RFC 8017, appendix A.1). `pkcs1::ALGORITHM_OID` is the same
+/// but needs that crate's `pkcs8` feature.
+const RSA_ENCRYPTION: spki::ObjectIdentifier =
+    spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
 /// The RSA key in a SubjectPublicKeyInfo, or a bare PKCS#1 RSAPublicKey.
 fn rsa_public_key(der: &[u8]) -> Result<pkcs1::RsaPublicKey<'_>, String> {
     let pkcs1 = match spki::SubjectPublicKeyInfoRef::try_from(der) {
         Ok(info) => {
-            if info.algorithm.oid != pkcs1::ALGORITHM_OID {
+            if info.algorithm.oid != RSA_ENCRYPTION {
                 return Err("not an RSA key".into());
             }
             info.subject_public_key
