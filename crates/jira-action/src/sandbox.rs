@@ -1,22 +1,33 @@
 //! `serve --sandbox`: the server against an embedded Jira simulator with a
 //! demo site, so that one command shows the whole tool working.
+//!
+//! The simulator is linked only with the `sandbox` Cargo feature (on by
+//! default); a server built without it refuses `--sandbox` with a message.
 
 use std::net::SocketAddr;
 
-use jira_sim::{Flavor, Sim, SimConfig, SimHandle, Site, demo};
-use secrecy::SecretString;
-
-use crate::config::{AuthMode, Config, FlavorSetting, StoreConfig};
+use crate::config::Config;
 
 /// The demo site's admin credentials (the simulator's defaults).
 pub const SANDBOX_EMAIL: &str = "admin@example.com";
 pub const SANDBOX_TOKEN: &str = "sandbox-token";
 
+/// The running simulator; it stops when this is dropped.
+pub struct Sandbox {
+    #[cfg(feature = "sandbox")]
+    _sim: jira_sim::SimHandle,
+}
+
 /// Starts the simulator and points the configuration at it: Jira Cloud,
 /// or with `jira.flavor = "datacenter"` (`--flavor datacenter`) a Data
 /// Center server under the context path `/jira`, reached with the demo
 /// admin's personal access token.
-pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHandle> {
+#[cfg(feature = "sandbox")]
+pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<Sandbox> {
+    use crate::config::{AuthMode, FlavorSetting, StoreConfig};
+    use jira_sim::{Flavor, Sim, SimConfig, Site, demo};
+    use secrecy::SecretString;
+
     let data_center = config.jira.flavor == FlavorSetting::DataCenter;
     let sim = Sim::spawn(SimConfig {
         site: Site::demo(users),
@@ -60,13 +71,26 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<SimHan
         flavor = if data_center { "datacenter" } else { "cloud" },
         "sandbox: embedded Jira simulator started"
     );
-    Ok(sim)
+    Ok(Sandbox { _sim: sim })
+}
+
+/// This build has no simulator to start.
+#[cfg(not(feature = "sandbox"))]
+pub async fn prepare(_config: &mut Config, _users: usize) -> anyhow::Result<Sandbox> {
+    anyhow::bail!(
+        "--sandbox is not available: this jira-action was built without the `sandbox` feature \
+         (cargo build --features sandbox, or without --no-default-features)"
+    )
 }
 
 /// Sign-in for `/mcp` with the simulator as Atlassian: a person picks a
 /// demo person on its sign-in page. Settings already given are kept (an
 /// `[mcp.oauth]` that is on, e.g. against a real Atlassian app).
+#[cfg(feature = "sandbox")]
 fn enable_sign_in(config: &mut Config, sim_url: &str) -> anyhow::Result<()> {
+    use jira_sim::demo;
+    use secrecy::SecretString;
+
     let oauth = &mut config.mcp.oauth;
     if oauth.enabled {
         return Ok(());

@@ -1,7 +1,8 @@
 //! Connection hygiene under hostile clients, black-box over raw TCP: idle
 //! and slow-header connections are closed, a body that stops arriving
-//! frees its slot at the request deadline, and the connection cap holds
-//! extra connections until others close.
+//! frees its slot at the request deadline, requests past the concurrency
+//! limit are refused at once, and the connection cap holds extra
+//! connections until others close.
 
 #![allow(
     clippy::unwrap_used,
@@ -85,6 +86,13 @@ async fn healthz_over(stream: &mut TcpStream) -> u16 {
     read_response(stream).await.0
 }
 
+/// A connection sending [`STALLED_CREATE`].
+async fn stalled_create(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream.write_all(STALLED_CREATE).await.expect("write");
+    stream
+}
+
 async fn create_ok(app: &TestApp) {
     let body = json!({"pid": "DEMO", "issuetype": "Task", "summary": "Still served"});
     let (status, answer) = app.create_json("alice@example.com", &body).await;
@@ -166,14 +174,9 @@ async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
         config.store.wait_for_in_progress_ms = 100;
     })
     .await;
-    let request = b"POST /create_issue HTTP/1.1\r\nHost: test\r\n\
-        Glean-User-Email: alice@example.com\r\nContent-Type: application/json\r\n\
-        Content-Length: 1000\r\n\r\n{\"pid\": \"D";
     let mut stalled = Vec::new();
     for _ in 0..2 {
-        let mut stream = connect(&app).await;
-        stream.write_all(request).await.expect("write");
-        stalled.push(stream);
+        stalled.push(stalled_create(&app).await);
     }
     // Both hold a slot...
     let state = &app.server.state;
@@ -189,6 +192,59 @@ async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
         assert_eq!(body["error"], "request_timeout");
         assert!(body["message"].is_string());
     }
+    create_ok(&app).await;
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_both_doors_answer_503_overloaded_at_once() {
+    let app = spawn_app_with(|config, _| {
+        config.limits.max_concurrent_requests = 1;
+        config.limits.request_timeout_ms = 60_000;
+    })
+    .await;
+    // A body that never finishes holds the only slot.
+    let stalled = stalled_create(&app).await;
+    let state = &app.server.state;
+    assert!(
+        eventually(|| state.in_flight.available_permits() == 0).await,
+        "the stalled request holds the slot"
+    );
+    // Refused, not queued: each answer comes while the slot is still held.
+    let busy = json!({"pid": "DEMO", "issuetype": "Task", "summary": "Busy"});
+    let (status, answer) = app.create_json("alice@example.com", &busy).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("overloaded")),
+        "{answer}"
+    );
+    assert!(answer["message"].is_string());
+    // The one limit spans the MCP door too (checked before its API key).
+    let mcp = app
+        .http
+        .post(app.url("/mcp"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}"#)
+        .send()
+        .await
+        .expect("mcp");
+    assert_eq!(mcp.status(), 503);
+    let answer: serde_json::Value = mcp.json().await.expect("json");
+    assert_eq!(answer["error"], "overloaded");
+    let refused = |route| {
+        metric(
+            &app,
+            "jira_action_requests_total",
+            &[("route", route), ("status", "503"), ("code", "overloaded")],
+        )
+    };
+    assert_eq!((refused("/create_issue"), refused("/mcp")), (1.0, 1.0));
+    // The slot comes back when the stalled request goes.
+    drop(stalled);
+    assert!(
+        eventually(|| state.in_flight.available_permits() == 1).await,
+        "the slot is released"
+    );
     create_ok(&app).await;
 }
 

@@ -568,11 +568,7 @@ async fn a_stalled_body_is_answered_408_in_oauth_mode() {
         .await
         .expect("connects");
     stream
-        .write_all(
-            b"POST /create_issue HTTP/1.1\r\nHost: test\r\n\
-              Glean-User-Email: alice@example.com\r\nContent-Type: application/json\r\n\
-              Content-Length: 1000\r\n\r\n{\"pid\": \"D",
-        )
+        .write_all(common::STALLED_CREATE)
         .await
         .expect("write");
     let mut answer = Vec::new();

@@ -637,22 +637,25 @@ impl JiraClient {
                 let left = budget_left()
                     .unwrap_or(policy.budget)
                     .min(policy.budget.saturating_sub(waited));
-                match limiter.reserve(left) {
-                    Ok(wait) if wait.is_zero() => {}
-                    Ok(wait) => {
-                        if let Some(observer) = observer {
-                            observer.on_throttle(call, wait);
-                        }
-                        tokio::time::sleep(wait).await;
-                        tally(|t| CallTally::add(&t.pausing_micros, wait));
-                        waited += wait;
-                    }
-                    Err(wait) => {
+                // Wait for a slot while it comes within the budget; refused
+                // (nothing taken) as soon as the next slot lies past it.
+                let mut throttled = Duration::ZERO;
+                while let Err(wait) = limiter.check() {
+                    if throttled + wait > left {
                         if let Some(observer) = observer {
                             observer.on_budget_exhausted(call);
                         }
                         return Err(Error::RateLimited { retry_after: wait });
                     }
+                    tokio::time::sleep(wait).await;
+                    throttled += wait;
+                }
+                if !throttled.is_zero() {
+                    if let Some(observer) = observer {
+                        observer.on_throttle(call, throttled);
+                    }
+                    tally(|t| CallTally::add(&t.pausing_micros, throttled));
+                    waited += throttled;
                 }
             }
             let started = Instant::now();

@@ -1,91 +1,100 @@
-//! A client-side token bucket, so that bursts of Glean calls are smoothed
-//! before they reach Jira's own limits (which answer 429 and cost a retry).
+//! The client-side rate limit (governor's GCRA), so that bursts of Glean
+//! calls are smoothed before they reach Jira's own limits (which answer 429
+//! and cost a retry).
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 
 /// Allows `rate` calls a second on average and bursts of up to `rate`
-/// calls. Callers reserve a slot and wait for it, so waiting is fair (first
-/// come, first served) and nobody is refused unless their budget is shorter
-/// than the wait.
-#[derive(Debug)]
-pub(crate) struct Limiter {
-    rate: f64,
-    burst: f64,
-    state: Mutex<Bucket>,
+/// calls (at least one).
+pub(crate) struct Limiter<C: Clock = DefaultClock> {
+    limiter: RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
 }
 
-#[derive(Debug)]
-struct Bucket {
-    /// May go negative: reservations already handed out.
-    tokens: f64,
-    updated: Instant,
+impl<C: Clock> std::fmt::Debug for Limiter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").finish_non_exhaustive()
+    }
 }
 
 impl Limiter {
     /// `None` for a rate of zero (no limit).
     pub(crate) fn new(per_second: f64) -> Option<Limiter> {
+        Limiter::with_clock(per_second, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> Limiter<C> {
+    fn with_clock(per_second: f64, clock: C) -> Option<Limiter<C>> {
         if !per_second.is_finite() || per_second <= 0.0 {
             return None;
         }
-        let burst = per_second.max(1.0);
+        // Whole calls only; a fractional rate bursts one call.
+        let burst = NonZeroU32::new(per_second.clamp(1.0, f64::from(u32::MAX)) as u32)?;
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / per_second))?;
         Some(Limiter {
-            rate: per_second,
-            burst,
-            state: Mutex::new(Bucket {
-                tokens: burst,
-                updated: Instant::now(),
-            }),
+            limiter: RateLimiter::direct_with_clock(quota.allow_burst(burst), clock),
         })
     }
 
-    /// Reserves one call; returns how long to wait before making it, or
-    /// `Err(wait)` (reserving nothing) when the wait would exceed `limit`.
-    pub(crate) fn reserve(&self, limit: Duration) -> Result<Duration, Duration> {
-        let mut bucket = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.burst);
-        bucket.updated = now;
-        let after = bucket.tokens - 1.0;
-        let wait = if after >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-after / self.rate)
-        };
-        if wait > limit {
-            return Err(wait);
-        }
-        bucket.tokens = after;
-        Ok(wait)
+    /// Takes a slot for one call now, or says how long until the next slot
+    /// (taking nothing). Callers wait that long and ask again, or give up
+    /// when it is past their budget.
+    pub(crate) fn check(&self) -> Result<(), Duration> {
+        self.limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     #[test]
     fn bursts_pass_then_calls_are_spaced() {
-        let limiter = Limiter::new(10.0).expect("limited");
+        let clock = FakeRelativeClock::default();
+        let limiter = Limiter::with_clock(10.0, clock.clone()).expect("limited");
         for _ in 0..10 {
-            assert_eq!(limiter.reserve(Duration::ZERO), Ok(Duration::ZERO));
+            assert_eq!(limiter.check(), Ok(()));
         }
-        let wait = limiter.reserve(Duration::from_secs(1)).expect("fits");
-        assert!(wait > Duration::from_millis(50) && wait <= Duration::from_millis(100));
-        let wait = limiter.reserve(Duration::from_secs(1)).expect("fits");
-        assert!(wait > Duration::from_millis(150) && wait <= Duration::from_millis(200));
-        // Past the caller's limit: refused, and nothing reserved.
-        assert!(limiter.reserve(Duration::from_millis(10)).is_err());
-        let wait = limiter.reserve(Duration::from_secs(1)).expect("fits");
-        assert!(wait <= Duration::from_millis(300));
+        // The burst is spent: the next slot is one period (100 ms) away,
+        // and asking again takes nothing.
+        assert_eq!(limiter.check(), Err(Duration::from_millis(100)));
+        clock.advance(Duration::from_millis(40));
+        assert_eq!(limiter.check(), Err(Duration::from_millis(60)));
+        clock.advance(Duration::from_millis(60));
+        assert_eq!(limiter.check(), Ok(()));
+        assert_eq!(limiter.check(), Err(Duration::from_millis(100)));
+        // A quiet second refills the whole burst.
+        clock.advance(Duration::from_secs(1));
+        for _ in 0..10 {
+            assert_eq!(limiter.check(), Ok(()));
+        }
+        assert!(limiter.check().is_err());
+    }
+
+    #[test]
+    fn slow_rates_burst_one_call() {
+        let clock = FakeRelativeClock::default();
+        let limiter = Limiter::with_clock(0.5, clock.clone()).expect("limited");
+        assert_eq!(limiter.check(), Ok(()));
+        assert_eq!(limiter.check(), Err(Duration::from_secs(2)));
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(limiter.check(), Ok(()));
     }
 
     #[test]
     fn zero_means_off() {
         assert!(Limiter::new(0.0).is_none());
+        assert!(Limiter::new(-1.0).is_none());
+        assert!(Limiter::new(f64::NAN).is_none());
     }
 }

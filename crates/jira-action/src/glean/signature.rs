@@ -23,11 +23,13 @@
 //!   (a bad signature only, not an expired or foreign token), the key is
 //!   fetched again, at most once per [`MIN_REFETCH_INTERVAL`], in case Glean
 //!   rotated it, and the token is checked once more. One fetch runs at a
-//!   time; concurrent callers wait for it and use its result.
+//!   time; concurrent callers wait for it and use its result (moka's
+//!   single-flight: `try_get_with` for the first key, `and_try_compute_with`
+//!   for a refetch).
 //! - Tokens are never logged: errors say why, not what.
 
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -36,8 +38,9 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use moka::future::Cache;
+use moka::ops::compute::{CompResult, Op};
 use serde::Deserialize;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 use url::Url;
 
 /// The header Glean signs tool calls in.
@@ -114,17 +117,34 @@ pub struct Verifier {
     keys: Keys,
     validation: Validation,
     min_refetch_interval: Duration,
-    /// Tokens whose signature verified, with their claims and the key
-    /// generation that verified them. A token is a bearer credential valid
-    /// until its `exp` however often it is sent, so checking the same bytes'
-    /// RSA signature again proves nothing new; the claims (times) are still
-    /// checked on every call, and a rotated key invalidates the entry.
-    verified: std::sync::Mutex<HashMap<String, (TokenClaims, u64)>>,
+    /// Tokens whose signature verified, with their times and the key
+    /// generation that verified them, each kept until it expires. A token
+    /// is a bearer credential valid until its `exp` however often it is
+    /// sent, so checking the same bytes' RSA signature again proves nothing
+    /// new; the times are still checked on every call, and a rotated key
+    /// invalidates the entry.
+    verified: Cache<String, Verified>,
 }
 
-/// The most tokens remembered as verified; past this, expired ones are
-/// dropped, then all.
-const VERIFIED_CAPACITY: usize = 1024;
+/// The most tokens remembered as verified.
+const VERIFIED_CAPACITY: u64 = 1024;
+
+/// A remembered token: `Copy`, so a cache hit allocates nothing.
+#[derive(Clone, Copy, Debug)]
+struct Verified {
+    times: Times,
+    generation: u64,
+}
+
+/// Forgets a verified token once it can no longer pass [`check_times`].
+struct UntilExpired;
+
+impl moka::Expiry<String, Verified> for UntilExpired {
+    fn expire_after_create(&self, _: &String, value: &Verified, _: Instant) -> Option<Duration> {
+        let left = value.times.exp + CLOCK_SKEW.as_secs_f64() - now_secs();
+        Some(Duration::try_from_secs_f64(left).unwrap_or(Duration::ZERO))
+    }
+}
 
 enum Keys {
     /// Configured key: never refetched.
@@ -138,27 +158,23 @@ struct Remote {
     /// The key endpoint (not the base).
     url: Url,
     http: reqwest::Client,
-    /// The key in use; read on every call, written only by fetches.
-    current: RwLock<Option<CachedKey>>,
-    /// Held for the whole of a fetch: one fetch at a time.
-    fetch: Arc<Mutex<FetchState>>,
+    /// The key in use, under the only key `()`; read on every call.
+    current: Cache<(), CachedKey>,
+    /// Counts successful fetches.
+    generation: AtomicU64,
+    /// The last fetch triggered by a bad signature (read and written only
+    /// inside the serialised refetch).
+    last_refetch: Mutex<Option<Instant>>,
+    /// The last failed fetch, while no key has been fetched yet.
+    last_failure: Mutex<Option<(Instant, SignatureError)>>,
 }
 
 #[derive(Clone)]
 struct CachedKey {
     key: Arc<DecodingKey>,
-    /// Counts successful fetches, so a caller can tell whether the key
+    /// Which fetch this key came from, so a caller can tell whether the key
     /// changed while it waited.
     generation: u64,
-}
-
-#[derive(Default)]
-struct FetchState {
-    generation: u64,
-    /// The last fetch triggered by a bad signature.
-    last_refetch: Option<Instant>,
-    /// The last failed fetch, while no key has been fetched yet.
-    last_failure: Option<(Instant, SignatureError)>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -184,15 +200,20 @@ impl Verifier {
             KeySource::Url(base) => Keys::Remote(Arc::new(Remote {
                 url: key_url(&base)?,
                 http,
-                current: RwLock::new(None),
-                fetch: Arc::new(Mutex::new(FetchState::default())),
+                current: Cache::new(1),
+                generation: AtomicU64::new(0),
+                last_refetch: Mutex::new(None),
+                last_failure: Mutex::new(None),
             })),
         };
         Ok(Verifier {
             keys,
             validation: validation(),
             min_refetch_interval: MIN_REFETCH_INTERVAL,
-            verified: std::sync::Mutex::new(HashMap::new()),
+            verified: Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .expire_after(UntilExpired)
+                .build(),
         })
     }
 
@@ -217,10 +238,13 @@ impl Verifier {
         let token = signature_token(headers)?;
         let generation = match &self.keys {
             Keys::Static(_) => Some(0),
-            Keys::Remote(remote) => remote.cached().map(|k| k.generation),
+            Keys::Remote(remote) => remote.current.get(&()).await.map(|k| k.generation),
         };
-        if let Some(claims) = generation.and_then(|g| self.verified_before(token, g)) {
-            return check_claims(&claims, now_secs());
+        if let Some(generation) = generation
+            && let Some(seen) = self.verified.get(token).await
+            && seen.generation == generation
+        {
+            return check_times(&seen.times, now_secs());
         }
         // Garbage and foreign algorithms are refused before any key fetch.
         let header = jsonwebtoken::decode_header(token).map_err(jwt_error)?;
@@ -230,7 +254,7 @@ impl Verifier {
         if has_critical_extensions(token) {
             return Err(SignatureError::CriticalExtensions);
         }
-        let (claims, generation) = match &self.keys {
+        let (times, generation) = match &self.keys {
             Keys::Static(key) => (self.check(token, key)?, 0),
             Keys::Remote(remote) => {
                 let cached = remote.current_or_fetch().await?;
@@ -249,38 +273,21 @@ impl Verifier {
                 }
             }
         };
-        self.remember(token, claims, generation);
+        self.remember(token, times, generation).await;
         Ok(())
     }
 
-    /// Signature, then claims; the claims of a token that passes both.
-    fn check(&self, token: &str, key: &DecodingKey) -> Result<TokenClaims, SignatureError> {
+    /// Signature, then claims; the times of a token that passes both.
+    fn check(&self, token: &str, key: &DecodingKey) -> Result<Times, SignatureError> {
         let data =
             jsonwebtoken::decode::<TokenClaims>(token, key, &self.validation).map_err(jwt_error)?;
-        check_claims(&data.claims, now_secs())?;
-        Ok(data.claims)
+        check_claims(&data.claims, now_secs())
     }
 
-    /// The claims of `token` if its signature verified with this key
-    /// generation before.
-    fn verified_before(&self, token: &str, generation: u64) -> Option<TokenClaims> {
-        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        verified
-            .get(token)
-            .filter(|(_, g)| *g == generation)
-            .map(|(claims, _)| claims.clone())
-    }
-
-    fn remember(&self, token: &str, claims: TokenClaims, generation: u64) {
-        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        if verified.len() >= VERIFIED_CAPACITY {
-            let now = now_secs();
-            verified.retain(|_, (c, _)| c.exp.is_some_and(|exp| exp >= now));
-            if verified.len() >= VERIFIED_CAPACITY {
-                verified.clear();
-            }
-        }
-        verified.insert(token.to_owned(), (claims, generation));
+    async fn remember(&self, token: &str, times: Times, generation: u64) {
+        self.verified
+            .insert(token.to_owned(), Verified { times, generation })
+            .await;
     }
 }
 
@@ -306,7 +313,17 @@ struct TokenClaims {
     nbf: Option<f64>,
 }
 
-fn check_claims(claims: &TokenClaims, now: f64) -> Result<(), SignatureError> {
+/// The times of a token whose claims passed [`check_claims`]: all that can
+/// change their verdict later.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Times {
+    iat: f64,
+    exp: f64,
+    nbf: Option<f64>,
+}
+
+/// The issuer and the token's lifetime, then its times against `now`.
+fn check_claims(claims: &TokenClaims, now: f64) -> Result<Times, SignatureError> {
     if claims.iss.as_deref() != Some(ISSUER) {
         return Err(SignatureError::WrongIssuer);
     }
@@ -316,14 +333,24 @@ fn check_claims(claims: &TokenClaims, now: f64) -> Result<(), SignatureError> {
     if exp < iat {
         return Err(SignatureError::Malformed);
     }
-    let skew = CLOCK_SKEW.as_secs_f64();
     if exp - iat > MAX_TOKEN_LIFETIME.as_secs_f64() {
         return Err(SignatureError::TooLongLived);
     }
-    if now > exp + skew {
+    let times = Times {
+        iat,
+        exp,
+        nbf: claims.nbf,
+    };
+    check_times(&times, now)?;
+    Ok(times)
+}
+
+fn check_times(times: &Times, now: f64) -> Result<(), SignatureError> {
+    let skew = CLOCK_SKEW.as_secs_f64();
+    if now > times.exp + skew {
         return Err(SignatureError::Expired);
     }
-    if iat > now + skew || claims.nbf.is_some_and(|nbf| nbf > now + skew) {
+    if times.iat > now + skew || times.nbf.is_some_and(|nbf| nbf > now + skew) {
         return Err(SignatureError::NotYetValid);
     }
     Ok(())
@@ -414,57 +441,68 @@ fn signature_token(headers: &HeaderMap) -> Result<&str, SignatureError> {
 }
 
 impl Remote {
-    fn cached(&self) -> Option<CachedKey> {
-        match self.current.read() {
-            Ok(current) => current.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// The cached key, fetching it if there is none yet.
+    /// The cached key, fetching it if there is none yet. Concurrent callers
+    /// share one fetch.
     async fn current_or_fetch(self: &Arc<Self>) -> Result<CachedKey, SignatureError> {
-        if let Some(cached) = self.cached() {
+        if let Some(cached) = self.current.get(&()).await {
             return Ok(cached);
         }
-        let state = Arc::clone(&self.fetch).lock_owned().await;
-        // Another caller may have fetched it while we waited.
-        if let Some(cached) = self.cached() {
-            return Ok(cached);
-        }
-        if let Some((at, error)) = &state.last_failure
+        let failed = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some((at, error)) = failed
             && at.elapsed() < RETRY_AFTER_FAILED_FETCH
         {
-            return Err(error.clone());
+            return Err(error);
         }
-        self.spawn_fetch(state).await
+        self.current
+            .try_get_with((), self.spawn_fetch())
+            .await
+            .map_err(|error| SignatureError::clone(&error))
     }
 
     /// A key newer than generation `seen`: one another caller fetched while
     /// we waited, or one fetched now unless the last refetch was less than
     /// `interval` ago. `None` if there is none; the current key stays.
+    /// Refetches are serialised by the cache's per-key compute.
     async fn refetch_after(self: &Arc<Self>, seen: u64, interval: Duration) -> Option<CachedKey> {
-        let mut state = Arc::clone(&self.fetch).lock_owned().await;
-        if let Some(cached) = self.cached()
-            && cached.generation != seen
-        {
-            return Some(cached);
+        let computed = self
+            .current
+            .entry(())
+            .and_try_compute_with(|entry| async move {
+                if entry.is_some_and(|entry| entry.value().generation != seen) {
+                    return Ok(Op::Nop);
+                }
+                {
+                    let mut last = self
+                        .last_refetch
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if last.is_some_and(|at| at.elapsed() < interval) {
+                        return Ok(Op::Nop);
+                    }
+                    *last = Some(Instant::now());
+                }
+                self.spawn_fetch().await.map(Op::Put)
+            })
+            .await;
+        match computed {
+            Ok(CompResult::Unchanged(entry) | CompResult::ReplacedWith(entry))
+            | Ok(CompResult::Inserted(entry)) => {
+                Some(entry.into_value()).filter(|key| key.generation != seen)
+            }
+            Ok(CompResult::StillNone(_) | CompResult::Removed(_)) | Err(_) => None,
         }
-        if state.last_refetch.is_some_and(|at| at.elapsed() < interval) {
-            return None;
-        }
-        state.last_refetch = Some(Instant::now());
-        self.spawn_fetch(state).await.ok()
     }
 
-    /// Fetches in a task of its own holding the fetch lock, so the fetch
-    /// completes and is recorded even if the request that started it is
-    /// dropped (the client hung up).
-    async fn spawn_fetch(
-        self: &Arc<Self>,
-        state: OwnedMutexGuard<FetchState>,
-    ) -> Result<CachedKey, SignatureError> {
+    /// Fetches in a task of its own, which stores the key it gets, so the
+    /// fetch completes and is recorded even if the request that started it
+    /// is dropped (the client hung up).
+    async fn spawn_fetch(self: &Arc<Self>) -> Result<CachedKey, SignatureError> {
         let remote = Arc::clone(self);
-        tokio::spawn(async move { remote.fetch_and_store(state).await })
+        tokio::spawn(async move { remote.fetch_and_store().await })
             .await
             .unwrap_or_else(|e| {
                 Err(SignatureError::KeyUnavailable(format!(
@@ -473,29 +511,29 @@ impl Remote {
             })
     }
 
-    async fn fetch_and_store(
-        &self,
-        mut state: OwnedMutexGuard<FetchState>,
-    ) -> Result<CachedKey, SignatureError> {
+    async fn fetch_and_store(&self) -> Result<CachedKey, SignatureError> {
         match fetch_key(&self.http, &self.url).await {
             Ok(key) => {
-                state.generation += 1;
-                state.last_failure = None;
                 let cached = CachedKey {
                     key: Arc::new(key),
-                    generation: state.generation,
+                    generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
                 };
-                match self.current.write() {
-                    Ok(mut current) => *current = Some(cached.clone()),
-                    Err(poisoned) => *poisoned.into_inner() = Some(cached.clone()),
-                }
+                *self
+                    .last_failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                self.current.insert((), cached.clone()).await;
                 tracing::info!(url = %self.url, "fetched Glean's verification key");
                 Ok(cached)
             }
             Err(error) => {
                 tracing::warn!(url = %self.url, %error, "cannot fetch Glean's verification key");
-                if self.cached().is_none() {
-                    state.last_failure = Some((Instant::now(), error.clone()));
+                if !self.current.contains_key(&()) {
+                    *self
+                        .last_failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) =
+                        Some((Instant::now(), error.clone()));
                 }
                 Err(error)
             }
@@ -582,147 +620,65 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 /// The key is checked here, not at the first verification, so that a wrong
 /// key is reported as such rather than as bad signatures.
 fn parse_public_key(text: &str) -> Result<DecodingKey, SignatureError> {
-    let invalid = |why: &str| SignatureError::InvalidKey(why.to_owned());
+    let invalid = |why: String| SignatureError::InvalidKey(why);
     let text = text.trim();
     let der = if text.starts_with("-----BEGIN") {
-        let label = text
-            .strip_prefix("-----BEGIN ")
-            .and_then(|rest| rest.split_once("-----"))
-            .map(|(label, _)| label)
-            .unwrap_or_default();
-        match label {
-            "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
-            l if l.contains("PRIVATE") => {
-                return Err(invalid("this is a private key; give Glean's public key"));
+        let pem = pem::parse(text).map_err(|e| invalid(format!("not a PEM public key: {e}")))?;
+        match pem.tag() {
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => pem.into_contents(),
+            tag if tag.contains("PRIVATE") => {
+                return Err(invalid(
+                    "this is a private key; give Glean's public key".into(),
+                ));
             }
-            _ => return Err(invalid("expected a PEM PUBLIC KEY")),
+            tag => return Err(invalid(format!("expected a PEM PUBLIC KEY, not {tag}"))),
         }
-        let body: String = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.starts_with("-----") && !line.contains(':'))
-            .collect();
-        if !text.contains(&format!("-----END {label}-----")) {
-            return Err(invalid("the PEM has no END line"));
-        }
-        BASE64
-            .decode(body)
-            .map_err(|_| invalid("the PEM body is not base64"))?
     } else {
         let compact: String = text.split_whitespace().collect();
         BASE64
             .decode(compact)
-            .map_err(|_| invalid("neither a PEM nor base64"))?
+            .map_err(|_| invalid("neither a PEM nor base64".into()))?
     };
-    let (n, e) = rsa_components(&der).map_err(|why| invalid(&why))?;
-    Ok(DecodingKey::from_rsa_raw_components(n, e))
-}
-
-/// DER rsaEncryption OID, 1.2.840.113549.1.1.1.
-const RSA_ENCRYPTION_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-/// The modulus and exponent (big-endian, no leading zeros) of a
-/// SubjectPublicKeyInfo or PKCS#1 RSAPublicKey, checked against what RS256
-/// verification accepts (2048 to 8192 bits, odd exponent ≥ 3 of at most 33
-/// bits).
-fn rsa_components(der: &[u8]) -> Result<(&[u8], &[u8]), String> {
-    let mut outer = Der(der);
-    let mut seq = Der(outer.read(TAG_SEQUENCE)?);
-    if !outer.0.is_empty() {
-        return Err("trailing data after the key".into());
-    }
-    let pkcs1 = if seq.peek() == Some(TAG_SEQUENCE) {
-        // SubjectPublicKeyInfo: AlgorithmIdentifier, then the key as a BIT STRING.
-        let mut algorithm = Der(seq.read(TAG_SEQUENCE)?);
-        if algorithm.read(TAG_OID)? != RSA_ENCRYPTION_OID {
-            return Err("not an RSA key".into());
-        }
-        let bits = seq.read(TAG_BIT_STRING)?;
-        match bits.split_first() {
-            Some((0, key)) => key,
-            _ => return Err("malformed key bit string".into()),
-        }
-    } else {
-        der
-    };
-    let mut outer = Der(pkcs1);
-    let mut key = Der(outer.read(TAG_SEQUENCE)?);
-    let n = unsigned(key.read(TAG_INTEGER)?)?;
-    let e = unsigned(key.read(TAG_INTEGER)?)?;
-    if !key.0.is_empty() || !outer.0.is_empty() {
-        return Err("trailing data in the RSA key".into());
-    }
+    let key = rsa_public_key(&der).map_err(invalid)?;
+    let (n, e) = (key.modulus.as_bytes(), key.public_exponent.as_bytes());
+    // What RS256 verification accepts (ring): 2048 to 8192 bits, an odd
+    // exponent of at least 3 and at most 33 bits.
     let n_bits = bit_len(n);
     if !(2048..=8192).contains(&n_bits) {
-        return Err(format!(
+        return Err(invalid(format!(
             "the RSA modulus has {n_bits} bits; RS256 needs 2048 to 8192"
-        ));
+        )));
     }
     let e_odd = e.last().is_some_and(|b| b & 1 == 1);
     if !e_odd || bit_len(e) > 33 || (e.len() == 1 && e[0] < 3) {
-        return Err("unusable RSA public exponent".into());
+        return Err(invalid("unusable RSA public exponent".into()));
     }
-    Ok((n, e))
+    Ok(DecodingKey::from_rsa_raw_components(n, e))
 }
 
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
+/// rsaEncryption (RFC 8017, appendix A.1). `pkcs1::ALGORITHM_OID` is the same
+/// but needs that crate's `pkcs8` feature.
+const RSA_ENCRYPTION: spki::ObjectIdentifier =
+    spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
-/// Just enough DER to read a public key.
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.0.first().copied()
-    }
-
-    /// The contents of the next element, which must have tag `tag`.
-    fn read(&mut self, tag: u8) -> Result<&'a [u8], String> {
-        let truncated = || "truncated DER".to_owned();
-        let (&found, rest) = self.0.split_first().ok_or_else(truncated)?;
-        if found != tag {
-            return Err(format!("expected DER tag {tag:#04x}, found {found:#04x}"));
-        }
-        let (&first, mut rest) = rest.split_first().ok_or_else(truncated)?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7f);
-            if count == 0 || count > 4 || rest.len() < count {
-                return Err("bad DER length".into());
+/// The RSA key in a SubjectPublicKeyInfo, or a bare PKCS#1 RSAPublicKey.
+fn rsa_public_key(der: &[u8]) -> Result<pkcs1::RsaPublicKey<'_>, String> {
+    let pkcs1 = match spki::SubjectPublicKeyInfoRef::try_from(der) {
+        Ok(info) => {
+            if info.algorithm.oid != RSA_ENCRYPTION {
+                return Err("not an RSA key".into());
             }
-            let (bytes, after) = rest.split_at(count);
-            rest = after;
-            bytes
-                .iter()
-                .fold(0usize, |len, &b| (len << 8) | usize::from(b))
-        };
-        if rest.len() < len {
-            return Err(truncated());
+            info.subject_public_key
+                .as_bytes()
+                .ok_or("malformed key bit string")?
         }
-        let (value, after) = rest.split_at(len);
-        self.0 = after;
-        Ok(value)
-    }
+        Err(_) => der,
+    };
+    pkcs1::RsaPublicKey::try_from(pkcs1)
+        .map_err(|e| format!("not an RSA public key (SubjectPublicKeyInfo or PKCS#1): {e}"))
 }
 
-/// A DER INTEGER's magnitude without leading zeros; negatives are refused.
-fn unsigned(integer: &[u8]) -> Result<&[u8], String> {
-    match integer.first() {
-        None => Err("empty DER integer".into()),
-        Some(b) if b & 0x80 != 0 => Err("negative RSA key component".into()),
-        Some(_) => {
-            let start = integer
-                .iter()
-                .position(|&b| b != 0)
-                .unwrap_or(integer.len());
-            Ok(&integer[start..])
-        }
-    }
-}
-
+/// The bit length of a big-endian magnitude without leading zeros.
 fn bit_len(magnitude: &[u8]) -> usize {
     match magnitude.first() {
         None => 0,
@@ -796,7 +752,8 @@ mod tests {
         let verifier = pem_verifier(signer);
         let token = signer.token();
         assert_eq!(check(&verifier, &token).await, Ok(()));
-        assert_eq!(verifier.verified.lock().unwrap().len(), 1);
+        verifier.verified.run_pending_tasks().await;
+        assert_eq!(verifier.verified.entry_count(), 1);
         assert_eq!(check(&verifier, &token).await, Ok(()), "again");
         // Another signature over the same claims is not the remembered token.
         let (signed_part, signature) = token.rsplit_once('.').unwrap();
@@ -805,16 +762,17 @@ mod tests {
         assert!(check(&verifier, &tampered).await.is_err());
         // Remembered claims are still checked on every call.
         let expired = signer.token_with("glean", -600, -300);
-        verifier.remember(
-            &expired,
-            TokenClaims {
-                iss: Some("glean".into()),
-                iat: Some(now_secs() - 600.0),
-                exp: Some(now_secs() - 300.0),
-                nbf: None,
-            },
-            0,
-        );
+        verifier
+            .remember(
+                &expired,
+                Times {
+                    iat: now_secs() - 600.0,
+                    exp: now_secs() - 300.0,
+                    nbf: None,
+                },
+                0,
+            )
+            .await;
         assert_eq!(
             check(&verifier, &expired).await,
             Err(SignatureError::Expired)
@@ -1036,7 +994,7 @@ mod tests {
         let token = signer.token();
         let der = signer.public_key_der();
         // A 2048-bit SPKI is a 24-byte header around the PKCS#1 key.
-        assert_eq!(der[24], TAG_SEQUENCE);
+        assert_eq!(der[24], 0x30, "a DER SEQUENCE");
         let pkcs1_b64 = base64::engine::general_purpose::STANDARD.encode(&der[24..]);
         let pkcs1_pem =
             format!("-----BEGIN RSA PUBLIC KEY-----\n{pkcs1_b64}\n-----END RSA PUBLIC KEY-----\n");
@@ -1340,6 +1298,7 @@ mod tests {
             nbf: None,
         };
         let now = 1_700_000_000.0;
+        let check_claims = |claims: &TokenClaims, now: f64| check_claims(claims, now).map(drop);
         assert_eq!(check_claims(&claims(now - 90.0, now - 30.0), now), Ok(()));
         assert_eq!(
             check_claims(&claims(now - 90.0, now - 30.5), now),

@@ -12,11 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::{BoxError, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -36,33 +39,25 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
     let request_id = header::HeaderName::from_static(REQUEST_ID);
     let mcp = crate::mcp::router(Arc::clone(&state), public_url)
         .map(|mcp| {
-            mcp.route_layer(middleware::from_fn_with_state(
-                Arc::clone(&state),
-                limit_concurrency,
-            ))
-            .route_layer(middleware::from_fn_with_state(
+            limit_concurrency(mcp, &state).route_layer(middleware::from_fn_with_state(
                 Arc::clone(&state),
                 deadline::body_deadline,
             ))
         })
         .unwrap_or_default();
+    // Layers run bottom-up: the concurrency cap first, then the signature,
+    // before the body is read at all.
     let tools = Router::new()
         .route("/create_issue", post(create_issue::handle))
-        // Layers run bottom-up: the concurrency cap first, then the
-        // signature, before the body is read at all.
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             verify_signature,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            limit_concurrency,
-        ))
-        // Outermost: the body's deadline runs from the call's arrival.
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            deadline::body_deadline,
         ));
+    // Outermost: the body's deadline runs from the call's arrival.
+    let tools = limit_concurrency(tools, &state).route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        deadline::body_deadline,
+    ));
     let signin = crate::signin::router(&state).unwrap_or_default();
     Router::new()
         .merge(tools)
@@ -137,17 +132,25 @@ async fn limit_header_size(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Refuses (503) rather than queues past the configured number of requests
-/// in progress: a queue would only make Glean's calls time out later.
-async fn limit_concurrency(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match Arc::clone(&state.in_flight).try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => Error::Overloaded.into_response(),
-    }
+/// Refuses (503 `overloaded`) rather than queues past the configured number
+/// of requests in progress: a queue would only make Glean's calls time out
+/// later. Both doors take their permits from the one semaphore in the app
+/// state (which `/metrics` reads), so the limit spans them; load shedding
+/// turns "no permit now" into the refusal.
+fn limit_concurrency<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    state: &AppState,
+) -> Router<S> {
+    router.route_layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                Error::Overloaded
+            }))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
+                &state.in_flight,
+            ))),
+    )
 }
 
 /// Only Glean gets in: an unsigned or badly signed call is refused before

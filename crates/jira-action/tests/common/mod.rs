@@ -395,3 +395,10 @@ impl Write for CapturedLog {
         Ok(())
     }
 }
+
+/// The start of a `POST /create_issue` as alice whose body never arrives in
+/// full: the request holds its slot until its deadline or until the client
+/// goes.
+pub const STALLED_CREATE: &[u8] = b"POST /create_issue HTTP/1.1\r\nHost: test\r\n\
+    Glean-User-Email: alice@example.com\r\nContent-Type: application/json\r\n\
+    Content-Length: 1000\r\n\r\n{\"pid\": \"D";
