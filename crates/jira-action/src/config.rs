@@ -908,6 +908,13 @@ mod tests {
         let config = Config::from_toml(&on).expect("parses");
         config.validate().expect("consistent");
         assert_eq!(config.mcp.oauth.clients[0].client_id, "c");
+        // Metadata documents: on, any public host, no private addresses.
+        assert!(config.mcp.oauth.client_metadata_documents);
+        assert!(config.mcp.oauth.client_metadata_hosts.is_empty());
+        assert!(!config.mcp.oauth.allow_private_client_metadata);
+        let mut no_time = config.clone();
+        no_time.mcp.oauth.client_metadata_timeout_ms = 0;
+        assert!(no_time.validate().is_err());
         let mut no_secret = config.clone();
         no_secret.mcp.oauth.client_secret = None;
         assert!(no_secret.validate().is_err());

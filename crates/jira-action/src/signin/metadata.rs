@@ -417,7 +417,7 @@ mod tests {
         let with = |key: &str, value: Value| {
             let mut document = good.clone();
             document[key] = value;
-            validate(id, &document).err().expect("refused")
+            validate(id, &document).expect_err("refused")
         };
         assert!(matches!(
             with("client_id", json!("https://evil.example.com/client.json")),

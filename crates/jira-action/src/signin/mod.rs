@@ -70,6 +70,11 @@ impl SignIn {
         else {
             anyhow::bail!("mcp.oauth needs client_id and client_secret");
         };
+        if config.client_metadata_documents && config.allow_private_client_metadata {
+            tracing::warn!(
+                "mcp.oauth.allow_private_client_metadata is on: client metadata is fetched over http and from private addresses (development only)"
+            );
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
