@@ -927,6 +927,13 @@ async fn refused_metadata_documents_are_pages_and_create_nothing() {
         assert!(html.contains("could not be verified"), "{path}: {html}");
         assert!(html.contains(says), "{path}: {html}");
     }
+    // By name, the resolver's way (which the switch lets through): the
+    // server is reached on the URL's port.
+    let by_name = metadata
+        .url("/missing.json")
+        .replace("127.0.0.1", "localhost");
+    let html = refused_page(&app, &by_name, NATIVE_REDIRECT).await;
+    assert!(html.contains("answered with HTTP status 404"), "{html}");
     // A good document, but a redirect URI it does not list.
     let html = refused_page(
         &app,
