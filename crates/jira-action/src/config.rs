@@ -167,6 +167,19 @@ pub struct McpOAuthConfig {
     pub dynamic_registration: bool,
     /// Clients known in advance.
     pub clients: Vec<ConfiguredClient>,
+    /// Whether a client id may be the HTTPS URL of the client's metadata
+    /// document (Client ID Metadata Documents, which the MCP authorization
+    /// specification prefers to registration).
+    pub client_metadata_documents: bool,
+    /// The hosts whose metadata documents are fetched; empty: any public
+    /// host.
+    pub client_metadata_hosts: Vec<String>,
+    /// Development only: fetch metadata documents over `http` and from
+    /// loopback and private addresses (a test's or the sandbox's
+    /// `http://127.0.0.1` server). Off, those are refused (SSRF).
+    pub allow_private_client_metadata: bool,
+    /// How long fetching one metadata document may take, all told.
+    pub client_metadata_timeout_ms: u64,
 }
 
 /// A client listed in the configuration.
@@ -194,6 +207,10 @@ impl Default for McpOAuthConfig {
             authorization_ttl_secs: 600,
             dynamic_registration: true,
             clients: Vec::new(),
+            client_metadata_documents: true,
+            client_metadata_hosts: Vec::new(),
+            allow_private_client_metadata: false,
+            client_metadata_timeout_ms: 5_000,
         }
     }
 }
@@ -720,9 +737,11 @@ impl Config {
         if oauth.access_token_ttl_secs == 0
             || oauth.refresh_token_ttl_secs == 0
             || oauth.authorization_ttl_secs == 0
+            || oauth.client_metadata_timeout_ms == 0
         {
             return Err(ConfigError::Invalid(
-                "mcp.oauth lifetimes must be greater than zero".into(),
+                "mcp.oauth lifetimes and client_metadata_timeout_ms must be greater than zero"
+                    .into(),
             ));
         }
         Ok(())
@@ -889,6 +908,13 @@ mod tests {
         let config = Config::from_toml(&on).expect("parses");
         config.validate().expect("consistent");
         assert_eq!(config.mcp.oauth.clients[0].client_id, "c");
+        // Metadata documents: on, any public host, no private addresses.
+        assert!(config.mcp.oauth.client_metadata_documents);
+        assert!(config.mcp.oauth.client_metadata_hosts.is_empty());
+        assert!(!config.mcp.oauth.allow_private_client_metadata);
+        let mut no_time = config.clone();
+        no_time.mcp.oauth.client_metadata_timeout_ms = 0;
+        assert!(no_time.validate().is_err());
         let mut no_secret = config.clone();
         no_secret.mcp.oauth.client_secret = None;
         assert!(no_secret.validate().is_err());

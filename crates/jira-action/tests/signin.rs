@@ -14,6 +14,10 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::StatusCode;
 
 use base64::Engine;
 use common::{TestApp, spawn_app_with};
@@ -30,12 +34,23 @@ use sha2::{Digest, Sha256};
 
 const API_KEY: &str = "signin-test-key";
 const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
+/// A native app's redirect URI under [`LOOPBACK_REDIRECT`], on the port it
+/// happens to have.
+const NATIVE_REDIRECT: &str = "http://127.0.0.1:49152/callback";
 const CONFIGURED_CLIENT: &str = "configured-client";
 const CONFIGURED_REDIRECT: &str = "https://app.example.com/oauth/callback";
 
 /// The server with sign-in on against the simulator (as Atlassian too),
 /// an API key beside it, and its store in a file the test can read.
 async fn signin_app(dir: &tempfile::TempDir) -> TestApp {
+    signin_app_with(dir, |_| {}).await
+}
+
+/// [`signin_app`] with more `[mcp.oauth]` settings.
+async fn signin_app_with(
+    dir: &tempfile::TempDir,
+    tune: impl FnOnce(&mut jira_action::config::McpOAuthConfig),
+) -> TestApp {
     let store = dir.path().join("store.db").display().to_string();
     spawn_app_with(move |config, sim| {
         let oauth = &mut config.mcp.oauth;
@@ -49,6 +64,7 @@ async fn signin_app(dir: &tempfile::TempDir) -> TestApp {
             name: Some("Configured Assistant".into()),
             redirect_uris: vec![CONFIGURED_REDIRECT.into()],
         }];
+        tune(oauth);
         config.mcp.api_keys = vec![SecretString::from(API_KEY)];
         config.store.url = store;
     })
@@ -319,8 +335,7 @@ async fn signed_in(app: &TestApp, account: &str) -> (String, Value) {
     assert_eq!(status, 201, "{client}");
     let client_id = client["client_id"].as_str().expect("client_id").to_owned();
     let pkce = new_pkce();
-    // A native app's loopback redirect, on the port it happens to have.
-    let redirect = "http://127.0.0.1:49152/callback";
+    let redirect = NATIVE_REDIRECT;
     let code = authorization_code(app, &client_id, redirect, &pkce, account).await;
     let (status, tokens) = redeem(app, &client_id, redirect, &code, &pkce.verifier).await;
     assert_eq!(status, 200, "{tokens}");
@@ -378,6 +393,13 @@ async fn create_over_mcp(app: &TestApp, token: &str, summary: &str) -> Value {
     result.structured_content.expect("structured content")
 }
 
+/// A metadata document of the server, as JSON.
+async fn get_json(url: impl reqwest::IntoUrl) -> Value {
+    let response = browser().get(url).send().await.expect("answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
 /// The `Authorization` of a token answer's access token.
 fn bearer(tokens: &Value) -> String {
     format!(
@@ -405,34 +427,13 @@ async fn discovery_sign_in_create_refresh_and_revoke() {
         challenge,
         format!("Bearer resource_metadata=\"{metadata_url}\"")
     );
-    let prm: Value = browser()
-        .get(&metadata_url)
-        .send()
-        .await
-        .expect("prm")
-        .json()
-        .await
-        .expect("json");
+    let prm: Value = get_json(&metadata_url).await;
     assert_eq!(prm["resource"], resource(&app));
-    let root_prm: Value = browser()
-        .get(app.url("/.well-known/oauth-protected-resource"))
-        .send()
-        .await
-        .expect("prm")
-        .json()
-        .await
-        .expect("json");
+    let root_prm: Value = get_json(app.url("/.well-known/oauth-protected-resource")).await;
     assert_eq!(root_prm, prm);
     let issuer = prm["authorization_servers"][0].as_str().expect("issuer");
     assert_eq!(issuer, app.base);
-    let server: Value = browser()
-        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .expect("as metadata")
-        .json()
-        .await
-        .expect("json");
+    let server: Value = get_json(format!("{issuer}/.well-known/oauth-authorization-server")).await;
     assert_eq!(server["issuer"], issuer);
     assert_eq!(server["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
@@ -590,25 +591,11 @@ async fn authorize_refuses_requests_without_s256_pkce_or_our_resource() {
 async fn a_redirect_uri_that_does_not_match_gets_a_page_not_a_redirect() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = signin_app(&dir).await;
-    let pkce = new_pkce();
     for wrong in [
         "https://evil.example.com/oauth/callback",
         "https://app.example.com/oauth/callback/extra",
     ] {
-        let params = request_params(&app, CONFIGURED_CLIENT, wrong, &pkce);
-        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let response = browser()
-            .get(authorize_url(&app, &pairs))
-            .send()
-            .await
-            .expect("answers");
-        assert_eq!(response.status(), 400);
-        assert!(response.headers().get("location").is_none());
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/html; charset=utf-8"
-        );
-        let html = response.text().await.expect("html");
+        let html = refused_page(&app, CONFIGURED_CLIENT, wrong).await;
         assert!(
             html.contains("not one of the addresses it registered"),
             "{html}"
@@ -617,14 +604,7 @@ async fn a_redirect_uri_that_does_not_match_gets_a_page_not_a_redirect() {
     // A registered loopback URI matches on any port, but not another path.
     let (_, client) = register(&app, json!([LOOPBACK_REDIRECT])).await;
     let client_id = client["client_id"].as_str().expect("id");
-    let params = request_params(&app, client_id, "http://127.0.0.1:5000/elsewhere", &pkce);
-    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let response = browser()
-        .get(authorize_url(&app, &pairs))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), 400);
+    refused_page(&app, client_id, "http://127.0.0.1:5000/elsewhere").await;
 }
 
 #[tokio::test]
@@ -787,6 +767,254 @@ async fn registration_refuses_unsafe_redirect_uris() {
             "{uris}"
         );
     }
+}
+
+/// A client's metadata documents, served over plain http on 127.0.0.1 (the
+/// server fetches them with `allow_private_client_metadata` on), and how
+/// many times the good one was fetched.
+struct MetadataServer {
+    base: String,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl MetadataServer {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// A metadata document naming `client_id`, with the loopback redirect URI.
+fn metadata_document(client_id: &str, name: &str) -> Value {
+    json!({
+        "client_id": client_id,
+        "client_name": name,
+        "redirect_uris": [LOOPBACK_REDIRECT],
+        "token_endpoint_auth_method": "none",
+    })
+}
+
+async fn metadata_server() -> MetadataServer {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let good = metadata_document(&format!("{base}/client.json"), "Metadata Assistant");
+    let counted = Arc::clone(&fetches);
+    let mismatched = metadata_document("https://assistant.example.com/client.json", "Impostor");
+    let mut big = metadata_document(&format!("{base}/big.json"), "Big");
+    big["client_name"] = json!("x".repeat(6_000));
+    let router = axum::Router::new()
+        .route(
+            "/client.json",
+            axum::routing::get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(([(CACHE_CONTROL, "max-age=300")], axum::Json(good)))
+            }),
+        )
+        .route(
+            "/redirect.json",
+            axum::routing::get(|| async { (StatusCode::FOUND, [(LOCATION, "/client.json")]) }),
+        )
+        .route(
+            "/mismatch.json",
+            axum::routing::get(move || std::future::ready(axum::Json(mismatched))),
+        )
+        .route(
+            "/big.json",
+            axum::routing::get(move || std::future::ready(axum::Json(big))),
+        )
+        // Too big without saying so up front: chunks, no Content-Length.
+        .route(
+            "/big-stream.json",
+            axum::routing::get(|| async {
+                let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1_000]));
+                (
+                    [(CONTENT_TYPE, "application/json")],
+                    axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+                )
+            }),
+        )
+        .route(
+            "/page.html",
+            axum::routing::get(|| async { axum::response::Html("<p>not metadata</p>") }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    MetadataServer { base, fetches }
+}
+
+/// An authorize request that must end on a page (never a redirect, never
+/// at Atlassian): its HTML.
+async fn refused_page(app: &TestApp, client_id: &str, redirect_uri: &str) -> String {
+    let pkce = new_pkce();
+    let params = request_params(app, client_id, redirect_uri, &pkce);
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = browser()
+        .get(authorize_url(app, &pairs))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400, "{client_id}");
+    assert!(response.headers().get("location").is_none(), "{client_id}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    response.text().await.expect("html")
+}
+
+/// Nothing was granted in the store of `dir`.
+async fn assert_no_grant(dir: &tempfile::TempDir) {
+    let grants = store_of(dir).await.signin_grants().await.expect("grants");
+    assert!(grants.is_empty(), "{grants:?}");
+}
+
+#[tokio::test]
+async fn a_client_known_by_its_metadata_document_signs_in_and_files_an_issue() {
+    let metadata = metadata_server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app_with(&dir, |oauth| oauth.allow_private_client_metadata = true).await;
+    let server: Value = get_json(app.url("/.well-known/oauth-authorization-server")).await;
+    assert_eq!(server["client_id_metadata_document_supported"], true);
+
+    let client_id = metadata.url("/client.json");
+    let redirect = NATIVE_REDIRECT;
+    let pkce = new_pkce();
+    let params = request_params(&app, &client_id, redirect, &pkce);
+    let page = reach_consent(&app, &params, demo::ALICE_ACCOUNT_ID).await;
+    assert!(page.html.contains("Metadata Assistant"), "{}", page.html);
+    assert!(page.html.contains(&client_id), "the page names the URL");
+    let allowed = decide(&app, &page, "allow").await;
+    let back = location(&allowed);
+    assert!(back.as_str().starts_with(redirect), "{back}");
+    let code = query_of(&back)["code"].clone();
+    let (status, tokens) = redeem(&app, &client_id, redirect, &code, &pkce.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+
+    let access = tokens["access_token"].as_str().expect("access token");
+    let created = create_over_mcp(&app, access, "Filed by a metadata-document client").await;
+    let key = created["key"].as_str().expect("key");
+    assert_eq!(
+        app.reporter_of(key).as_deref(),
+        Some(demo::ALICE_ACCOUNT_ID)
+    );
+    let grants = store_of(&dir).await.signin_grants().await.expect("grants");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].client_id, client_id);
+    // authorize, the callback and the consent each looked the client up:
+    // one fetch, the rest from the cache (the document said max-age=300).
+    assert_eq!(metadata.fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn refused_metadata_documents_are_pages_and_create_nothing() {
+    let metadata = metadata_server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app_with(&dir, |oauth| oauth.allow_private_client_metadata = true).await;
+    for (path, says) in [
+        ("/redirect.json", "answered with a redirect"),
+        ("/big.json", "larger than 5120 bytes"),
+        ("/big-stream.json", "larger than 5120 bytes"),
+        (
+            "/mismatch.json",
+            "names another client id (https://assistant.example.com/client.json)",
+        ),
+        ("/page.html", "did not answer with a JSON document"),
+        ("/missing.json", "answered with HTTP status 404"),
+    ] {
+        let html = refused_page(&app, &metadata.url(path), NATIVE_REDIRECT).await;
+        assert!(html.contains("could not be verified"), "{path}: {html}");
+        assert!(html.contains(says), "{path}: {html}");
+    }
+    // By name, the resolver's way (which the switch lets through): the
+    // server is reached on the URL's port.
+    let by_name = metadata
+        .url("/missing.json")
+        .replace("127.0.0.1", "localhost");
+    let html = refused_page(&app, &by_name, NATIVE_REDIRECT).await;
+    assert!(html.contains("answered with HTTP status 404"), "{html}");
+    // A good document, but a redirect URI it does not list.
+    let html = refused_page(
+        &app,
+        &metadata.url("/client.json"),
+        "https://evil.example.com/callback",
+    )
+    .await;
+    assert!(
+        html.contains("not one of the addresses it registered"),
+        "{html}"
+    );
+    assert_no_grant(&dir).await;
+}
+
+#[tokio::test]
+async fn metadata_urls_on_private_addresses_or_over_http_are_refused_by_default() {
+    let metadata = metadata_server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let port = metadata.base.rsplit(':').next().expect("port");
+    for (client_id, says) in [
+        // An address literal, checked before any connection.
+        (
+            format!("https://127.0.0.1:{port}/client.json"),
+            "leads to 127.0.0.1, a private or local network address",
+        ),
+        (
+            format!("https://[::ffff:127.0.0.1]:{port}/client.json"),
+            "a private or local network address",
+        ),
+        // A name, checked on the addresses it resolves to.
+        (
+            format!("https://localhost:{port}/client.json"),
+            "a private or local network address",
+        ),
+        (
+            "https://169.254.169.254/latest/meta-data".to_owned(),
+            "leads to 169.254.169.254",
+        ),
+        (metadata.url("/client.json"), "must be an https URL"),
+    ] {
+        let html = refused_page(&app, &client_id, NATIVE_REDIRECT).await;
+        assert!(html.contains(says), "{client_id}: {html}");
+    }
+    assert_eq!(metadata.fetches.load(Ordering::SeqCst), 0);
+    assert_no_grant(&dir).await;
+}
+
+#[tokio::test]
+async fn metadata_from_hosts_off_the_allow_list_is_not_fetched() {
+    let metadata = metadata_server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app_with(&dir, |oauth| {
+        oauth.allow_private_client_metadata = true;
+        oauth.client_metadata_hosts = vec!["clients.example.com".into()];
+    })
+    .await;
+    let html = refused_page(&app, &metadata.url("/client.json"), NATIVE_REDIRECT).await;
+    assert!(
+        html.contains("127.0.0.1 is not one of the hosts this server accepts"),
+        "{html}"
+    );
+    assert_eq!(metadata.fetches.load(Ordering::SeqCst), 0);
+    assert_no_grant(&dir).await;
+}
+
+#[tokio::test]
+async fn a_metadata_url_that_never_answers_is_refused_after_the_time_limit() {
+    // Connections are queued by the kernel but never accepted nor answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/client.json", silent.local_addr().expect("addr"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app_with(&dir, |oauth| {
+        oauth.allow_private_client_metadata = true;
+        oauth.client_metadata_timeout_ms = 200;
+    })
+    .await;
+    let html = refused_page(&app, &url, NATIVE_REDIRECT).await;
+    assert!(html.contains("did not answer in time"), "{html}");
+    assert_no_grant(&dir).await;
+    drop(silent);
 }
 
 /// The token checks on an explicit clock (expiry, revocation), on both

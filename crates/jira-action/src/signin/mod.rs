@@ -14,7 +14,9 @@
 //! hashed (`store::signin`), so every process sharing the store accepts
 //! and revokes them at once.
 
+pub mod address;
 pub mod cli;
+pub mod metadata;
 pub mod pages;
 pub mod redirect;
 pub mod secret;
@@ -55,6 +57,8 @@ pub struct SignIn {
     /// Where a `401` points clients (the path form of the metadata).
     pub metadata_url: String,
     upstream: Atlassian,
+    /// Clients by metadata document, when they are accepted.
+    documents: Option<metadata::Documents>,
     /// Cookies only over HTTPS when the public URL is HTTPS.
     secure_cookies: bool,
 }
@@ -66,6 +70,11 @@ impl SignIn {
         else {
             anyhow::bail!("mcp.oauth needs client_id and client_secret");
         };
+        if config.client_metadata_documents && config.allow_private_client_metadata {
+            tracing::warn!(
+                "mcp.oauth.allow_private_client_metadata is on: client metadata is fetched over http and from private addresses (development only)"
+            );
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
@@ -82,6 +91,10 @@ impl SignIn {
                 api_url: config.api_url.clone(),
                 callback: format!("{issuer}/oauth/atlassian/callback"),
                 http,
+            },
+            documents: match config.client_metadata_documents {
+                true => Some(metadata::Documents::new(config)?),
+                false => None,
             },
             secure_cookies: issuer.starts_with("https://"),
             issuer,
@@ -110,16 +123,32 @@ impl SignIn {
     }
 }
 
-/// A client: one listed in the configuration, or one that registered.
+/// A client's `client_name` as shown on the consent page: no control
+/// characters, at most 100 characters.
+fn display_name(name: &Value) -> Option<String> {
+    name.as_str()
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(100).collect())
+}
+
+/// A client: one listed in the configuration, one that registered, or one
+/// described by its metadata document.
+#[derive(Clone, Debug)]
 struct Client {
     id: String,
     name: String,
     redirect_uris: Vec<String>,
 }
 
-async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Option<Client> {
+/// Why a client id gave no client.
+enum NoClient {
+    Unknown,
+    /// Its metadata document was refused.
+    Metadata(metadata::Refusal),
+}
+
+async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Result<Client, NoClient> {
     if let Some(listed) = signin.config.clients.iter().find(|c| c.client_id == id) {
-        return Some(Client {
+        return Ok(Client {
             id: listed.client_id.clone(),
             name: listed
                 .name
@@ -128,15 +157,25 @@ async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Option<Clie
             redirect_uris: listed.redirect_uris.clone(),
         });
     }
+    if let Some(documents) = &signin.documents
+        && metadata::is_url(id)
+    {
+        return match documents.client(id).await {
+            Ok(client) => Ok(Client::clone(&client)),
+            Err(refusal) => Err(NoClient::Metadata(refusal)),
+        };
+    }
     match state.store.signin_client(id).await {
-        Ok(row) => row.map(|row| Client {
-            name: row.name.unwrap_or_else(|| row.client_id.clone()),
-            id: row.client_id,
-            redirect_uris: row.redirect_uris,
-        }),
+        Ok(row) => row
+            .map(|row| Client {
+                name: row.name.unwrap_or_else(|| row.client_id.clone()),
+                id: row.client_id,
+                redirect_uris: row.redirect_uris,
+            })
+            .ok_or(NoClient::Unknown),
         Err(err) => {
             tracing::warn!(cause = %err, "cannot read the client");
-            None
+            Err(NoClient::Unknown)
         }
     }
 }
@@ -206,6 +245,7 @@ async fn authorization_server(State(state): State<Arc<AppState>>) -> Response {
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": signin.documents.is_some(),
     });
     if signin.config.dynamic_registration {
         metadata["registration_endpoint"] = json!(format!("{issuer}/oauth/register"));
@@ -248,28 +288,15 @@ async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             "The body must be a JSON object.",
         );
     };
-    let uris: Vec<String> = request["redirect_uris"]
-        .as_array()
-        .map(|uris| {
-            uris.iter()
-                .filter_map(|u| u.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    if uris.is_empty() || uris.len() > 10 || !uris.iter().all(|u| redirect::registrable(u)) {
+    let Some(uris) = redirect::registrable_list(&request["redirect_uris"]) else {
         refused(&state, "invalid_redirect_uri");
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_redirect_uri",
-            "redirect_uris must list 1 to 10 URIs, each https, http on a loopback address, or an app's own scheme, without a fragment.",
+            redirect::REGISTRABLE_RULE,
         );
-    }
-    let name = request["client_name"].as_str().map(|n| {
-        n.chars()
-            .filter(|c| !c.is_control())
-            .take(100)
-            .collect::<String>()
-    });
+    };
+    let name = display_name(&request["client_name"]);
     let row = ClientRow {
         client_id: format!("jacl_{}", uuid::Uuid::new_v4().simple()),
         name,
@@ -360,13 +387,26 @@ async fn authorize(
             "The application did not say who it is (no client_id). Start again from the application.",
         );
     };
-    let Some(client) = find_client(&state, signin, client_id).await else {
-        refused(&state, "unknown_client");
-        return pages::problem(
-            StatusCode::BAD_REQUEST,
-            "Unknown application",
-            "This server does not know the application that sent you here. It may need to register again: start again from the application.",
-        );
+    let client = match find_client(&state, signin, client_id).await {
+        Ok(client) => client,
+        Err(NoClient::Unknown) => {
+            refused(&state, "unknown_client");
+            return pages::problem(
+                StatusCode::BAD_REQUEST,
+                "Unknown application",
+                "This server does not know the application that sent you here. It may need to register again: start again from the application.",
+            );
+        }
+        Err(NoClient::Metadata(refusal)) => {
+            refused(&state, refusal.reason());
+            return pages::problem(
+                StatusCode::BAD_REQUEST,
+                "Sign-in stopped: the application could not be verified",
+                &format!(
+                    "The application that sent you here identifies itself by the address {client_id}, but {refusal}. You were not signed in; nothing was shared. Tell the application's maintainers, or your administrator."
+                ),
+            );
+        }
     };
     let redirect_uri = match get("redirect_uri") {
         Some(uri) => uri.to_owned(),
@@ -581,7 +621,7 @@ async fn callback(
             return unavailable();
         }
     }
-    let client = find_client(&state, signin, &request.client_id).await;
+    let client = find_client(&state, signin, &request.client_id).await.ok();
     let client_name = client
         .as_ref()
         .map(|c| c.name.clone())
@@ -706,6 +746,7 @@ async fn consent(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     let client_name = find_client(&state, signin, &request.client_id)
         .await
         .map(|c| c.name)
+        .ok()
         .unwrap_or_else(|| request.client_id.clone());
     let mut response = if get("decision") != Some("allow") {
         refused(&state, "consent_denied");

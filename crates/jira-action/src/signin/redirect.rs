@@ -25,6 +25,20 @@ pub fn registrable(uri: &str) -> bool {
     }
 }
 
+/// What [`registrable_list`] asks, said to the client or person.
+pub const REGISTRABLE_RULE: &str = "redirect_uris must list 1 to 10 URIs, each https, http on a loopback address, or an app's own scheme, without a fragment.";
+
+/// A client's `redirect_uris` (registered, or in its metadata document):
+/// 1 to 10 strings, each [`registrable`].
+pub fn registrable_list(uris: &serde_json::Value) -> Option<Vec<String>> {
+    let uris = uris
+        .as_array()?
+        .iter()
+        .map(|u| u.as_str().filter(|u| registrable(u)).map(str::to_owned))
+        .collect::<Option<Vec<String>>>()?;
+    (1..=10).contains(&uris.len()).then_some(uris)
+}
+
 /// Whether `presented` is `registered`.
 pub fn matches(registered: &str, presented: &str) -> bool {
     if registered == presented {
