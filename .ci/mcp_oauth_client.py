@@ -142,8 +142,11 @@ async def main():
         storage=storage, redirect_handler=person.open, callback_handler=person.come_back)
 
     names, created, again = await tools_and_issue(url, provider)
+    resource = provider.context.protected_resource_metadata
+    check("discovery from the 401: the protected resource is /mcp",
+          resource is not None and str(resource.resource) == url, resource)
     metadata = provider.context.oauth_metadata
-    check("discovery from the 401: the authorization server's metadata",
+    check("then the authorization server's metadata",
           metadata is not None and str(metadata.issuer).rstrip("/") == base, metadata)
     client_id = storage.client_info.client_id if storage.client_info else ""
     check("dynamic client registration", client_id.startswith("jacl_"), storage.client_info)
