@@ -360,6 +360,8 @@ async fn no_key_a_wrong_key_or_a_foreign_origin_is_refused() {
     let none = raw_create(&app, &[]).await;
     assert_eq!(none.status(), 401);
     assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    // Refused unread, the connection is not reused (see access.rs).
+    assert_eq!(none.headers()["connection"], "close");
     let wrong = raw_create(&app, &[("Authorization", "Bearer not-a-key")]).await;
     assert_eq!(wrong.status(), 401);
     assert!(

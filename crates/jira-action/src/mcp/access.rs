@@ -135,6 +135,14 @@ fn refuse_with(code: &'static str, message: &str, challenge: &str) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
+    // Refused before its body is read, the request leaves hyper unsure
+    // where the next one starts, so it may close the connection just as
+    // the client reuses it (an OAuth client's metadata request after this
+    // 401 then fails with "server disconnected"). Saying so up front makes
+    // the client open a new connection instead.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
         .extensions_mut()
         .insert(crate::http::ErrorCode(code));
