@@ -26,7 +26,7 @@ pub fn consent(consent: &Consent<'_>) -> Response {
 <dt>It will be sent back to</dt><dd><code>{redirect}</code></dd>
 <dt>Jira site</dt><dd>{site}</dd>
 </dl>
-<p>If you allow it, {client} can create Jira issues and read project details <strong>in your name</strong>: you will be the reporter of every issue it files. You can revoke this at any time by asking your Jira administrator.</p>
+<p>If you allow it, {client} can create Jira issues and read project details <strong>in your name</strong>: you will be the reporter of every issue it files. You can withdraw it at any time: ask whoever runs this jira-action service for your organisation.</p>
 <form method="post" action="/oauth/consent">
 <input type="hidden" name="request" value="{request}">
 <input type="hidden" name="csrf" value="{csrf}">
