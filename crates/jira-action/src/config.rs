@@ -1,7 +1,7 @@
 //! Configuration: a TOML file, overridden by environment variables and
 //! flags (see `cli`). Every field has a default that suits the sandbox.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -401,41 +401,140 @@ pub struct GleanConfig {
     pub allow_unsigned: bool,
 }
 
-/// Optional allow-lists. Empty means everyone / every project.
+/// Optional allow-lists. Empty means everyone / every project. Both are
+/// compiled when the configuration is read, so a request compares, never
+/// parses, and a malformed entry stops the server at start.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccessConfig {
     /// Exact emails (`alice@example.com`) and/or domains (`example.com` or
     /// `@example.com`) whose users may file issues.
-    pub callers: Vec<String>,
+    pub callers: CallerAllowList,
     /// Project keys or ids that may receive issues.
-    pub projects: Vec<String>,
+    pub projects: ProjectAllowList,
 }
 
 impl AccessConfig {
     /// Whether `email` (lowercased) may use the tool.
     pub fn caller_allowed(&self, email: &str) -> bool {
-        if self.callers.is_empty() {
-            return true;
-        }
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        self.callers.iter().any(|rule| {
-            let rule = rule.trim();
-            if rule.contains('@') && !rule.starts_with('@') {
-                rule.eq_ignore_ascii_case(email)
-            } else {
-                rule.trim_start_matches('@').eq_ignore_ascii_case(domain)
-            }
-        })
+        self.callers.allows(email)
     }
 
     /// Whether the project with this id and key may receive issues.
     pub fn project_allowed(&self, id: &str, key: &str) -> bool {
-        self.projects.is_empty()
+        self.projects.allows(id, key)
+    }
+}
+
+/// `access.callers`: exact emails and whole domains, lowercased.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct CallerAllowList {
+    emails: HashSet<String>,
+    domains: HashSet<String>,
+}
+
+impl CallerAllowList {
+    /// Whether `email` is listed, or its domain is (case-insensitively).
+    pub fn allows(&self, email: &str) -> bool {
+        if self.emails.is_empty() && self.domains.is_empty() {
+            return true;
+        }
+        let email: std::borrow::Cow<'_, str> = match email.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => email.to_ascii_lowercase().into(),
+            false => email.into(),
+        };
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        self.emails.contains(email.as_ref()) || self.domains.contains(domain)
+    }
+}
+
+impl TryFrom<Vec<String>> for CallerAllowList {
+    type Error = String;
+
+    /// `alice@example.com` is one person; `example.com` and `@example.com`
+    /// are everyone in that domain (not its subdomains).
+    fn try_from(rules: Vec<String>) -> Result<Self, Self::Error> {
+        let mut list = CallerAllowList::default();
+        for rule in rules {
+            let rule = rule.trim().to_ascii_lowercase();
+            let malformed = || format!("access.callers: {rule:?} is neither an email nor a domain");
+            if rule.is_empty() || rule.contains(char::is_whitespace) {
+                return Err(malformed());
+            }
+            match rule.strip_prefix('@') {
+                Some(domain) if !domain.is_empty() && !domain.contains('@') => {
+                    list.domains.insert(domain.to_owned());
+                }
+                Some(_) => return Err(malformed()),
+                None => match rule.split_once('@') {
+                    None => {
+                        list.domains.insert(rule);
+                    }
+                    Some((local, domain))
+                        if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+                    {
+                        list.emails.insert(rule);
+                    }
+                    Some(_) => return Err(malformed()),
+                },
+            }
+        }
+        Ok(list)
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for CallerAllowList {
+    /// For tests and examples; panics on an entry the file would refuse.
+    #[allow(clippy::expect_used, reason = "a literal list written in code")]
+    fn from(rules: [&str; N]) -> Self {
+        CallerAllowList::try_from(rules.map(str::to_owned).to_vec()).expect("valid access.callers")
+    }
+}
+
+/// `access.projects`: project keys (any case) and ids, trimmed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct ProjectAllowList(Vec<String>);
+
+impl ProjectAllowList {
+    /// Whether the project with this id and key is listed (or none is).
+    pub fn allows(&self, id: &str, key: &str) -> bool {
+        self.0.is_empty()
             || self
-                .projects
+                .0
                 .iter()
-                .any(|p| p.trim() == id || p.trim().eq_ignore_ascii_case(key))
+                .any(|p| p == id || p.eq_ignore_ascii_case(key))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The entries as configured (trimmed).
+    pub fn entries(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<String>> for ProjectAllowList {
+    type Error = String;
+
+    fn try_from(entries: Vec<String>) -> Result<Self, Self::Error> {
+        entries
+            .into_iter()
+            .map(|entry| match entry.trim() {
+                "" => Err("access.projects: an empty entry (write a project key or id)".to_owned()),
+                trimmed => Ok(trimmed.to_owned()),
+            })
+            .collect::<Result<_, _>>()
+            .map(ProjectAllowList)
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for ProjectAllowList {
+    fn from(entries: [&str; N]) -> Self {
+        ProjectAllowList(entries.iter().map(|e| e.trim().to_owned()).collect())
     }
 }
 
@@ -860,14 +959,13 @@ mod tests {
 
     #[test]
     fn allow_lists_match_emails_and_domains() {
-        let access = AccessConfig {
-            callers: vec![
-                "boss@corp.com".into(),
-                "example.com".into(),
-                "@team.io".into(),
-            ],
-            projects: vec!["DEMO".into(), "10001".into()],
-        };
+        let access: AccessConfig = toml::from_str(
+            r#"
+            callers = ["boss@corp.com", " Example.com", "@team.io"]
+            projects = ["DEMO", "10001 "]
+            "#,
+        )
+        .unwrap();
         assert!(access.caller_allowed("boss@corp.com"));
         assert!(!access.caller_allowed("other@corp.com"));
         assert!(access.caller_allowed("anyone@example.com"));
@@ -877,8 +975,27 @@ mod tests {
         assert!(access.project_allowed("10000", "DEMO"));
         assert!(access.project_allowed("10001", "OPS"));
         assert!(!access.project_allowed("10002", "HR"));
+        assert!(access.caller_allowed("Boss@Corp.com"));
         assert!(AccessConfig::default().caller_allowed("a@b.c"));
         assert!(AccessConfig::default().project_allowed("1", "A"));
+    }
+
+    #[test]
+    fn malformed_allow_list_entries_stop_the_server_at_start() {
+        for (callers, projects) in [
+            ("[\"\"]", "[]"),
+            ("[\"a b@example.com\"]", "[]"),
+            ("[\"@\"]", "[]"),
+            ("[\"a@b@c\"]", "[]"),
+            ("[\"@a@b\"]", "[]"),
+            ("[]", "[\" \"]"),
+        ] {
+            let text = format!("callers = {callers}\nprojects = {projects}\n");
+            let error = toml::from_str::<AccessConfig>(&text)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("access."), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -317,7 +317,7 @@ async fn scopes(config: &Config, client: &JiraClient, options: &Options) -> Find
 /// The allow-listed projects, or the first few visible ones.
 async fn projects(config: &Config, client: &JiraClient) -> Result<Vec<String>, jira::Error> {
     if !config.access.projects.is_empty() {
-        return Ok(config.access.projects.clone());
+        return Ok(config.access.projects.entries().to_vec());
     }
     let found = bounded(client.search_projects(MAX_PROJECTS as u32)).await?;
     Ok(found

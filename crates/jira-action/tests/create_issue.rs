@@ -266,7 +266,7 @@ async fn negative_user_results_are_cached_too() {
 
 #[tokio::test]
 async fn a_missing_project_offers_only_the_allowed_projects() {
-    let app = spawn_app_with(|config, _| config.access.projects = vec!["OPS".into()]).await;
+    let app = spawn_app_with(|config, _| config.access.projects = ["OPS"].into()).await;
     let mut body = minimal();
     body["pid"] = json!("NOPE");
     let answer = assert_refused(&app, "alice@example.com", &body, 400, "project_not_found").await;

@@ -161,8 +161,8 @@ async fn the_server_refuses_to_start_without_a_key_source() {
 #[tokio::test]
 async fn allow_lists_refuse_callers_and_projects() {
     let app = spawn_app_with(|config, _| {
-        config.access.callers = vec!["example.com".into()];
-        config.access.projects = vec!["OPS".into()];
+        config.access.callers = ["example.com"].into();
+        config.access.projects = ["OPS"].into();
     })
     .await;
     let (status, answer) = app.create_json("mallory@evil.com", &body()).await;
