@@ -117,6 +117,9 @@ pub struct Verifier {
     keys: Keys,
     validation: Validation,
     min_refetch_interval: Duration,
+    /// "Now" for the refetch interval: the monotonic clock, unless a test
+    /// moves it.
+    now: Arc<dyn Fn() -> Instant + Send + Sync>,
     /// Tokens whose signature verified, with their times and the key
     /// generation that verified them, each kept until it expires. A token
     /// is a bearer credential valid until its `exp` however often it is
@@ -210,6 +213,7 @@ impl Verifier {
             keys,
             validation: validation(),
             min_refetch_interval: MIN_REFETCH_INTERVAL,
+            now: Arc::new(Instant::now),
             verified: Cache::builder()
                 .max_capacity(VERIFIED_CAPACITY)
                 .expire_after(UntilExpired)
@@ -221,6 +225,21 @@ impl Verifier {
     /// (default [`MIN_REFETCH_INTERVAL`]).
     pub fn with_min_refetch_interval(mut self, interval: Duration) -> Verifier {
         self.min_refetch_interval = interval;
+        self
+    }
+
+    /// Whether a key from the URL is cached (tests wait on it).
+    #[cfg(test)]
+    fn has_key(&self) -> bool {
+        match &self.keys {
+            Keys::Static(_) => true,
+            Keys::Remote(remote) => remote.current.contains_key(&()),
+        }
+    }
+
+    /// Times the refetch interval on `now` instead of the monotonic clock.
+    pub fn with_clock(mut self, now: Arc<dyn Fn() -> Instant + Send + Sync>) -> Verifier {
+        self.now = now;
         self
     }
 
@@ -262,7 +281,11 @@ impl Verifier {
                     Err(SignatureError::BadSignature) => {
                         // Glean may have rotated its key.
                         match remote
-                            .refetch_after(cached.generation, self.min_refetch_interval)
+                            .refetch_after(
+                                cached.generation,
+                                self.min_refetch_interval,
+                                (self.now)(),
+                            )
                             .await
                         {
                             Some(newer) => (self.check(token, &newer.key)?, newer.generation),
@@ -467,7 +490,12 @@ impl Remote {
     /// we waited, or one fetched now unless the last refetch was less than
     /// `interval` ago. `None` if there is none; the current key stays.
     /// Refetches are serialised by the cache's per-key compute.
-    async fn refetch_after(self: &Arc<Self>, seen: u64, interval: Duration) -> Option<CachedKey> {
+    async fn refetch_after(
+        self: &Arc<Self>,
+        seen: u64,
+        interval: Duration,
+        now: Instant,
+    ) -> Option<CachedKey> {
         let computed = self
             .current
             .entry(())
@@ -480,10 +508,10 @@ impl Remote {
                         .last_refetch
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner);
-                    if last.is_some_and(|at| at.elapsed() < interval) {
+                    if last.is_some_and(|at| now.saturating_duration_since(at) < interval) {
                         return Ok(Op::Nop);
                     }
-                    *last = Some(Instant::now());
+                    *last = Some(now);
                 }
                 self.spawn_fetch().await.map(Op::Put)
             })
@@ -1147,7 +1175,14 @@ mod tests {
         let token = signer.token();
         let dropped = tokio::time::timeout(Duration::from_millis(50), check(&verifier, &token));
         assert!(dropped.await.is_err(), "the call was cut short");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The fetch goes on in its own task: wait until it has stored the key.
+        for _ in 0..500 {
+            if verifier.has_key() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(verifier.has_key(), "the dropped call's fetch completed");
         sim.set_delay(Duration::ZERO);
         // The key fetched for the dropped call is cached.
         assert_eq!(check(&verifier, &token).await, Ok(()));
@@ -1191,7 +1226,16 @@ mod tests {
         let forger = TestSigner::shared_other();
         let sim = GleanSim::spawn(signer).await.unwrap();
         let interval = Duration::from_secs(1);
-        let verifier = Arc::new(url_verifier(&sim).with_min_refetch_interval(interval));
+        let start = Instant::now();
+        let elapsed_ms = Arc::new(AtomicU64::new(0));
+        let clock = Arc::clone(&elapsed_ms);
+        let verifier = Arc::new(
+            url_verifier(&sim)
+                .with_min_refetch_interval(interval)
+                .with_clock(Arc::new(move || {
+                    start + Duration::from_millis(clock.load(Ordering::Relaxed))
+                })),
+        );
         verifier.prefetch().await.unwrap();
 
         let flood = |verifier: Arc<Verifier>| async move {
@@ -1213,7 +1257,10 @@ mod tests {
         // Genuine calls are unaffected.
         assert_eq!(check(&verifier, &signer.token()).await, Ok(()));
 
-        tokio::time::sleep(interval + Duration::from_millis(100)).await;
+        elapsed_ms.fetch_add(999, Ordering::Relaxed);
+        flood(Arc::clone(&verifier)).await;
+        assert_eq!(sim.key_fetches(), 2, "none until the interval has passed");
+        elapsed_ms.fetch_add(1, Ordering::Relaxed);
         flood(Arc::clone(&verifier)).await;
         assert_eq!(sim.key_fetches(), 3, "one more after the interval");
 
@@ -1281,7 +1328,13 @@ mod tests {
         let sim = GleanSim::spawn(TestSigner::shared()).await.unwrap();
         let url = Url::parse(&sim.base_url()).unwrap();
         drop(sim);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Wait until the server has stopped answering.
+        for _ in 0..500 {
+            if client().get(url.clone()).send().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let verifier = Verifier::new(KeySource::Url(url), client()).unwrap();
         assert!(matches!(
             verifier.prefetch().await,
