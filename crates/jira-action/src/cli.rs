@@ -120,7 +120,7 @@ enum OAuthCommand {
     /// loopback redirect URI, picks the site and stores the sealed tokens.
     Login {
         #[command(flatten)]
-        serve: Box<ServeArgs>,
+        config: Box<ConfigArgs>,
         /// The site to connect (https://<site>.atlassian.net or its cloud
         /// id) when the account reaches several; otherwise asked.
         #[arg(long)]
@@ -132,14 +132,18 @@ enum OAuthCommand {
     /// Print the stored connection: site, scopes, expiry, last refresh.
     Status {
         #[command(flatten)]
-        serve: Box<ServeArgs>,
+        config: Box<ConfigArgs>,
     },
 }
 
 #[derive(Debug, Args)]
 struct DoctorArgs {
     #[command(flatten)]
-    serve: ServeArgs,
+    common: ConfigArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    #[command(flatten)]
+    glean: GleanArgs,
     /// An email to resolve as Glean would send it (repeatable).
     #[arg(long = "email")]
     emails: Vec<String>,
@@ -155,20 +159,21 @@ struct McpArgs {
     #[command(subcommand)]
     grants: Option<crate::signin::cli::GrantsCommand>,
     #[command(flatten)]
-    serve: ServeArgs,
+    common: ConfigArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
     /// The person every call is for (their email); or `mcp.stdio_user`.
     #[arg(long, env = "JIRA_ACTION_MCP_USER")]
     user: Option<String>,
 }
 
+/// What every command that opens the application reads: the configuration
+/// file, and the flags that say how to reach Jira and the store.
 #[derive(Debug, Args)]
-struct ServeArgs {
+struct ConfigArgs {
     /// TOML configuration file.
     #[arg(long, env = "JIRA_ACTION_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on (port 0 picks a free port; the bound address is printed).
-    #[arg(long, env = "JIRA_ACTION_LISTEN")]
-    listen: Option<SocketAddr>,
     /// Jira REST base: https://<site>.atlassian.net or https://api.atlassian.com/ex/jira/<cloudId>.
     #[arg(long, env = "JIRA_ACTION_JIRA_URL")]
     jira_url: Option<Url>,
@@ -196,24 +201,6 @@ struct ServeArgs {
     /// password mode (Data Center): the password (prefer the environment variable).
     #[arg(long, env = "JIRA_ACTION_JIRA_PASSWORD", hide_env_values = true)]
     jira_password: Option<SecretArg>,
-    /// The tool's public base URL (for the OpenAPI document and manifest).
-    #[arg(long, env = "JIRA_ACTION_PUBLIC_URL")]
-    public_url: Option<Url>,
-    /// Glean's public key: a PEM file, or a file with the base64 DER Glean publishes.
-    #[arg(long, env = "JIRA_ACTION_GLEAN_KEY")]
-    glean_key: Option<PathBuf>,
-    /// The Glean backend (https://<instance>-be.glean.com) to fetch the key from.
-    #[arg(long, env = "JIRA_ACTION_GLEAN_URL")]
-    glean_url: Option<Url>,
-    /// Accept calls without a valid Glean signature (development only).
-    #[arg(long)]
-    allow_unsigned: bool,
-    /// Run against an embedded Jira simulator with a demo site (implies --allow-unsigned).
-    #[arg(long)]
-    sandbox: bool,
-    /// Number of demo users in the sandbox's directory.
-    #[arg(long, default_value_t = 300)]
-    sandbox_users: usize,
     /// The store: postgres://…, sqlite://PATH or a file path.
     #[arg(long, env = "JIRA_ACTION_STORE_URL", hide_env_values = true)]
     store_url: Option<StoreUrlArg>,
@@ -223,6 +210,79 @@ struct ServeArgs {
     /// oauth mode: the OAuth app's secret (prefer the environment variable).
     #[arg(long, env = "JIRA_ACTION_OAUTH_CLIENT_SECRET", hide_env_values = true)]
     oauth_client_secret: Option<SecretArg>,
+}
+
+/// The embedded Jira simulator (`serve`, `mcp` and `doctor`).
+#[derive(Debug, Args)]
+struct SandboxArgs {
+    /// Run against an embedded Jira simulator with a demo site (implies --allow-unsigned).
+    #[arg(long)]
+    sandbox: bool,
+    /// Number of demo users in the sandbox's directory.
+    #[arg(long, default_value_t = 300)]
+    sandbox_users: usize,
+}
+
+impl SandboxArgs {
+    /// Starts the simulator when asked and points `config` at it; the
+    /// handle keeps it running.
+    async fn prepare(
+        &self,
+        config: &mut Config,
+    ) -> anyhow::Result<Option<crate::sandbox::Sandbox>> {
+        if !self.sandbox {
+            return Ok(None);
+        }
+        config.glean.allow_unsigned = true;
+        crate::sandbox::prepare(config, self.sandbox_users)
+            .await
+            .map(Some)
+    }
+}
+
+/// How Glean's signatures are checked (`serve` and `doctor`).
+#[derive(Debug, Args)]
+struct GleanArgs {
+    /// Glean's public key: a PEM file, or a file with the base64 DER Glean publishes.
+    #[arg(long, env = "JIRA_ACTION_GLEAN_KEY")]
+    glean_key: Option<PathBuf>,
+    /// The Glean backend (https://<instance>-be.glean.com) to fetch the key from.
+    #[arg(long, env = "JIRA_ACTION_GLEAN_URL")]
+    glean_url: Option<Url>,
+    /// Accept calls without a valid Glean signature (development only).
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+impl GleanArgs {
+    fn apply(&self, config: &mut Config) {
+        if let Some(path) = &self.glean_key {
+            config.glean.key_file = Some(path.clone());
+        }
+        if let Some(url) = &self.glean_url {
+            config.glean.url = Some(url.clone());
+        }
+        if self.allow_unsigned {
+            config.glean.allow_unsigned = true;
+        }
+    }
+}
+
+/// `serve`: everything the HTTP server reads.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: ConfigArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    #[command(flatten)]
+    glean: GleanArgs,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "JIRA_ACTION_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The tool's public base URL (for the OpenAPI document and manifest).
+    #[arg(long, env = "JIRA_ACTION_PUBLIC_URL")]
+    public_url: Option<Url>,
     /// API keys of the MCP endpoint, comma-separated (prefer the environment variable).
     #[arg(
         long,
@@ -243,13 +303,37 @@ struct ServeArgs {
 
 impl ServeArgs {
     fn config(&self) -> anyhow::Result<Config> {
+        let mut config = self.common.config()?;
+        self.glean.apply(&mut config);
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(url) = &self.public_url {
+            config.public_url = Some(url.clone());
+        }
+        let keys: Vec<SecretString> = self
+            .mcp_api_keys
+            .iter()
+            .map(|key| key.0.trim())
+            .filter(|key| !key.is_empty())
+            .map(|key| SecretString::from(key.to_owned()))
+            .collect();
+        if !keys.is_empty() {
+            config.mcp.api_keys = keys;
+        }
+        if let Some(secret) = &self.mcp_oauth_client_secret {
+            config.mcp.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
+        }
+        Ok(config)
+    }
+}
+
+impl ConfigArgs {
+    fn config(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        if let Some(listen) = self.listen {
-            config.listen = listen;
-        }
         if let Some(url) = &self.jira_url {
             config.jira.url = Some(url.clone());
         }
@@ -277,18 +361,6 @@ impl ServeArgs {
         if let Some(password) = &self.jira_password {
             config.jira.password = Some(SecretString::from(password.0.clone()));
         }
-        if let Some(url) = &self.public_url {
-            config.public_url = Some(url.clone());
-        }
-        if let Some(path) = &self.glean_key {
-            config.glean.key_file = Some(path.clone());
-        }
-        if let Some(url) = &self.glean_url {
-            config.glean.url = Some(url.clone());
-        }
-        if self.allow_unsigned || self.sandbox {
-            config.glean.allow_unsigned = true;
-        }
         if let Some(url) = &self.store_url {
             config.store.url = url.0.clone();
         }
@@ -297,19 +369,6 @@ impl ServeArgs {
         }
         if let Some(secret) = &self.oauth_client_secret {
             config.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
-        }
-        let keys: Vec<SecretString> = self
-            .mcp_api_keys
-            .iter()
-            .map(|key| key.0.trim())
-            .filter(|key| !key.is_empty())
-            .map(|key| SecretString::from(key.to_owned()))
-            .collect();
-        if !keys.is_empty() {
-            config.mcp.api_keys = keys;
-        }
-        if let Some(secret) = &self.mcp_oauth_client_secret {
-            config.mcp.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
         }
         Ok(config)
     }
@@ -403,14 +462,10 @@ fn store_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
     // Kept alive for as long as the server runs.
-    let _sim = if args.sandbox {
-        Some(crate::sandbox::prepare(&mut config, args.sandbox_users).await?)
-    } else {
-        None
-    };
+    let _sim = args.sandbox.prepare(&mut config).await?;
     // The sandbox's MCP endpoint takes a development key, printed below,
     // unless keys were configured.
-    let mcp_key = match args.sandbox && config.mcp.api_keys.is_empty() {
+    let mcp_key = match args.sandbox.sandbox && config.mcp.api_keys.is_empty() {
         true => {
             let key = format!("sandbox-{}", uuid::Uuid::new_v4().simple());
             config.mcp.api_keys = vec![SecretString::from(key.clone())];
@@ -419,7 +474,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         false => "<one of the configured mcp.api_keys>".to_owned(),
     };
     config.validate()?;
-    let sandbox = args.sandbox;
+    let sandbox = args.sandbox.sandbox;
     let sign_in = config.mcp.oauth.enabled;
     let store_url = config.store.url.clone();
     let mut server = crate::app::start(config).await?;
@@ -444,12 +499,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// `jira-action mcp`: the MCP tools on stdin/stdout (logs on stderr).
 async fn mcp_stdio(args: McpArgs) -> anyhow::Result<()> {
     use rmcp::ServiceExt as _;
-    let mut config = args.serve.config()?;
-    let _sim = if args.serve.sandbox {
-        Some(crate::sandbox::prepare(&mut config, args.serve.sandbox_users).await?)
-    } else {
-        None
-    };
+    let mut config = args.common.config()?;
+    let _sim = args.sandbox.prepare(&mut config).await?;
+    // No call on stdio comes through Glean's door: there is no signature
+    // to verify, so no Glean key is needed.
+    config.glean.allow_unsigned = true;
     config.validate()?;
     if config.jira.auth == AuthMode::Passthrough {
         anyhow::bail!(
@@ -484,11 +538,11 @@ async fn mcp_stdio(args: McpArgs) -> anyhow::Result<()> {
 async fn oauth(command: OAuthCommand) -> anyhow::Result<()> {
     match command {
         OAuthCommand::Login {
-            serve,
+            config,
             site,
             wait_secs,
         } => {
-            let config = serve.config()?;
+            let config = config.config()?;
             let app = config.oauth.app()?;
             let cipher = crate::app::token_cipher(&config)?;
             let store = crate::store::Store::open(&config.store.url, 1).await?;
@@ -508,8 +562,8 @@ async fn oauth(command: OAuthCommand) -> anyhow::Result<()> {
             println!("Servers with auth = \"oauth\" and this store now use it.");
             Ok(())
         }
-        OAuthCommand::Status { serve } => {
-            let config = serve.config()?;
+        OAuthCommand::Status { config } => {
+            let config = config.config()?;
             let store = crate::store::Store::open(&config.store.url, 1).await?;
             let row = store.oauth_get().await;
             store.close().await;
@@ -585,12 +639,9 @@ impl crate::oauth::login::Prompt for TerminalPrompt {
 
 /// Prints the table; true when a check failed.
 async fn doctor(args: DoctorArgs) -> anyhow::Result<bool> {
-    let mut config = args.serve.config()?;
-    let _sim = if args.serve.sandbox {
-        Some(crate::sandbox::prepare(&mut config, args.serve.sandbox_users).await?)
-    } else {
-        None
-    };
+    let mut config = args.common.config()?;
+    args.glean.apply(&mut config);
+    let _sim = args.sandbox.prepare(&mut config).await?;
     let options = crate::doctor::Options {
         emails: args.emails,
         authorization: args.authorization.map(|a| SecretString::from(a.0)),
@@ -638,6 +689,78 @@ fn init_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parses(args: &[&str]) -> bool {
+        Cli::try_parse_from(std::iter::once("jira-action").chain(args.iter().copied())).is_ok()
+    }
+
+    #[test]
+    fn each_command_takes_only_the_flags_it_uses() {
+        // The server's own flags.
+        assert!(parses(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://t.example.com"
+        ]));
+        assert!(parses(&[
+            "serve",
+            "--sandbox",
+            "--glean-key",
+            "k.pem",
+            "--mcp-api-keys",
+            "a,b"
+        ]));
+        // doctor checks the Glean key and may run on the sandbox, but listens nowhere.
+        assert!(parses(&[
+            "doctor",
+            "--sandbox",
+            "--glean-url",
+            "https://g.example.com",
+            "--email",
+            "a@b.c"
+        ]));
+        assert!(!parses(&["doctor", "--listen", "127.0.0.1:0"]));
+        assert!(!parses(&["doctor", "--mcp-api-keys", "a"]));
+        // The stdio server: Jira and the store, no listener, no keys.
+        assert!(parses(&[
+            "mcp",
+            "--sandbox",
+            "--user",
+            "a@b.c",
+            "--store-url",
+            "x.db"
+        ]));
+        assert!(!parses(&[
+            "mcp",
+            "--user",
+            "a@b.c",
+            "--listen",
+            "127.0.0.1:0"
+        ]));
+        assert!(!parses(&["mcp", "--user", "a@b.c", "--glean-key", "k.pem"]));
+        // The OAuth connection: Jira, OAuth and the store only.
+        assert!(parses(&[
+            "oauth",
+            "status",
+            "--config",
+            "c.toml",
+            "--store-url",
+            "x.db"
+        ]));
+        assert!(parses(&[
+            "oauth",
+            "login",
+            "--oauth-client-id",
+            "id",
+            "--site",
+            "s"
+        ]));
+        assert!(!parses(&["oauth", "status", "--listen", "127.0.0.1:0"]));
+        assert!(!parses(&["oauth", "login", "--sandbox"]));
+        assert!(!parses(&["oauth", "status", "--allow-unsigned"]));
+    }
 
     #[test]
     fn debug_of_the_arguments_prints_no_secret() {

@@ -443,7 +443,6 @@ async fn stdio_serves_the_same_tools_for_one_person() {
         .args(["--user", "bob@example.com"])
         .args(["--jira-url", &sim.base_url()])
         .args(common::credential_args())
-        .arg("--allow-unsigned")
         .arg("--store-url")
         .arg(dir.path().join("store.db"))
         .env("RUST_LOG", "warn");
