@@ -12,6 +12,9 @@
 )]
 
 mod common;
+/// Only this suite signs in with an OpenID Connect provider.
+#[path = "common/oidc.rs"]
+mod oidc;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use common::{TestApp, spawn_app_with};
 use jira_action::store::signin::{CodeRow, GrantRow, Refused, TokenKind};
 use jira_action::store::{AuditFilter, Store};
 use jira_sim::demo;
+use oidc::OidcProvider;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -200,7 +204,11 @@ async fn reach_consent(
         callback.path().ends_with("/oauth/atlassian/callback"),
         "{callback}"
     );
-    let consent = http.get(callback).send().await.expect("callback answers");
+    consent_page(http.get(callback).send().await.expect("callback answers")).await
+}
+
+/// The consent page a callback answered.
+async fn consent_page(consent: reqwest::Response) -> ConsentPage {
     assert_eq!(consent.status(), 200);
     let headers = consent.headers().clone();
     let cookie = headers
@@ -1190,18 +1198,214 @@ async fn operators_list_and_revoke_grants_from_the_shell() {
     assert!(!listed.contains(demo::ALICE_EMAIL), "{listed}");
 
     // Sign-ins and refusals are counted.
-    let metrics = app
-        .http
+    let metrics = metrics(&app).await;
+    assert!(metrics.contains("jira_action_signins_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("jira_action_signin_refusals_total{reason=\"token_revoked\"} 1"),
+        "{metrics}"
+    );
+}
+
+/// The server's `/metrics`, as text.
+async fn metrics(app: &TestApp) -> String {
+    app.http
         .get(app.url("/metrics"))
         .send()
         .await
         .expect("metrics")
         .text()
         .await
-        .expect("text");
-    assert!(metrics.contains("jira_action_signins_total 2"), "{metrics}");
+        .expect("text")
+}
+
+/// How many sign-ins `/metrics` counts as refused for `reason`.
+async fn refusals(app: &TestApp, reason: &str) -> String {
+    let marker = format!("jira_action_signin_refusals_total{{reason=\"{reason}\"}} ");
+    let metrics = metrics(app).await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&marker))
+        .unwrap_or("0")
+        .to_owned()
+}
+
+/// The server with sign-in through `provider` (upstream `oidc`).
+async fn oidc_app(dir: &tempfile::TempDir, provider: &OidcProvider) -> TestApp {
+    let issuer = provider.issuer.clone();
+    signin_app_with(dir, move |oauth| {
+        oauth.upstream = jira_action::config::Upstream::Oidc;
+        oauth.issuer = Some(issuer);
+        oauth.client_id = Some(oidc::CLIENT_ID.into());
+        oauth.client_secret = Some(SecretString::from(oidc::CLIENT_SECRET));
+    })
+    .await
+}
+
+/// The configured client's request through authorize and the provider, up
+/// to what the server's OpenID Connect callback answers.
+async fn oidc_callback(app: &TestApp, provider: &OidcProvider, pkce: &Pkce) -> reqwest::Response {
+    let http = browser();
+    let params = request_params(app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, pkce);
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let to_provider = http
+        .get(authorize_url(app, &pairs))
+        .send()
+        .await
+        .expect("authorize answers");
+    assert_eq!(to_provider.status(), 303);
+    let upstream = location(&to_provider);
     assert!(
-        metrics.contains("jira_action_signin_refusals_total{reason=\"token_revoked\"} 1"),
-        "{metrics}"
+        upstream.as_str().starts_with(&provider.issuer),
+        "{upstream}"
     );
+    let query = query_of(&upstream);
+    assert_eq!(query["scope"], "openid email");
+    assert_eq!(query["redirect_uri"], app.url("/oauth/oidc/callback"));
+    assert_eq!(query["code_challenge_method"], "S256");
+    // The provider's PKCE is the server's own, not the client's.
+    assert_ne!(query["code_challenge"], pkce.challenge);
+    let back = http.get(upstream).send().await.expect("provider answers");
+    assert!(back.status().is_redirection(), "{}", back.status());
+    let callback = location(&back);
+    assert_eq!(callback.path(), "/oauth/oidc/callback");
+    http.get(callback).send().await.expect("callback answers")
+}
+
+#[tokio::test]
+async fn an_oidc_sign_in_files_as_the_account_its_verified_email_finds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let provider = OidcProvider::spawn(oidc::Knobs::default()).await;
+    let app = oidc_app(&dir, &provider).await;
+    let pkce = new_pkce();
+    let page = consent_page(oidc_callback(&app, &provider, &pkce).await).await;
+    assert!(page.html.contains(demo::ALICE_EMAIL), "{}", page.html);
+    let allowed = decide(&app, &page, "allow").await;
+    let code = query_of(&location(&allowed))["code"].clone();
+    let (status, tokens) = redeem_configured(&app, &code, &pkce.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    // No token_endpoint_auth_methods_supported: client_secret_basic.
+    assert_eq!(provider.client_auth(), ["basic"]);
+
+    let created = create_over_mcp(
+        &app,
+        tokens["access_token"].as_str().expect("token"),
+        "Via OIDC",
+    )
+    .await;
+    let key = created["key"].as_str().expect("key");
+    let alice = app.account_id(demo::ALICE_EMAIL).await;
+    assert_eq!(app.reporter_of(key), Some(alice));
+    let grants = store_of(&dir).await.signin_grants().await.expect("grants");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].email, demo::ALICE_EMAIL);
+    assert_eq!(
+        grants[0].account_id, "",
+        "no account id: the email is the person"
+    );
+}
+
+#[tokio::test]
+async fn an_oidc_provider_taking_only_client_secret_post_with_email_at_userinfo() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let provider = OidcProvider::spawn(oidc::Knobs {
+        email: demo::BOB_EMAIL.into(),
+        email_only_at_userinfo: true,
+        auth_methods: Some(vec!["client_secret_post".into()]),
+        ..oidc::Knobs::default()
+    })
+    .await;
+    let app = oidc_app(&dir, &provider).await;
+    let page = consent_page(oidc_callback(&app, &provider, &new_pkce()).await).await;
+    assert!(page.html.contains(demo::BOB_EMAIL), "{}", page.html);
+    assert_eq!(provider.client_auth(), ["post"]);
+}
+
+#[tokio::test]
+async fn oidc_id_tokens_that_fail_a_check_sign_nobody_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let provider = OidcProvider::spawn(oidc::Knobs::default()).await;
+    let app = oidc_app(&dir, &provider).await;
+    type Spoil = fn(&mut oidc::Knobs);
+    let wrong: [(&str, u16, Spoil); 5] = [
+        ("unverified email", 403, |k| k.email_verified = false),
+        ("another nonce", 502, |k| k.nonce = Some("replayed".into())),
+        ("another audience", 502, |k| {
+            k.aud = Some("someone-else".into())
+        }),
+        ("another issuer", 502, |k| {
+            k.iss = Some("https://evil.example.com".into())
+        }),
+        ("expired", 502, |k| k.expired = true),
+    ];
+    for (what, status, change) in wrong {
+        provider.set(|knobs| {
+            *knobs = oidc::Knobs::default();
+            change(knobs);
+        });
+        let answer = oidc_callback(&app, &provider, &new_pkce()).await;
+        assert_eq!(answer.status().as_u16(), status, "{what}");
+        assert!(
+            answer.headers().get("set-cookie").is_none(),
+            "{what}: no consent"
+        );
+        let html = answer.text().await.expect("html");
+        assert!(!html.contains("name=\"csrf\""), "{what}: {html}");
+    }
+    assert_no_grant(&dir).await;
+    assert!(app.sim.sim.issues().is_empty());
+    assert_eq!(refusals(&app, "email_unverified").await, "1");
+    assert_eq!(refusals(&app, "id_token_invalid").await, "4");
+    // The same provider, put right, signs in: the refusals were the checks.
+    provider.set(|knobs| *knobs = oidc::Knobs::default());
+    consent_page(oidc_callback(&app, &provider, &new_pkce()).await).await;
+}
+
+#[tokio::test]
+async fn a_discovery_document_naming_another_issuer_stops_sign_in_at_authorize() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let provider = OidcProvider::spawn(oidc::Knobs {
+        discovery_issuer: Some("https://login.example.com".into()),
+        ..oidc::Knobs::default()
+    })
+    .await;
+    let app = oidc_app(&dir, &provider).await;
+    let pkce = new_pkce();
+    let params = request_params(&app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, &pkce);
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answer = browser()
+        .get(authorize_url(&app, &pairs))
+        .send()
+        .await
+        .expect("authorize answers");
+    assert_eq!(answer.status(), 502);
+    assert!(answer.headers().get("location").is_none());
+    assert_eq!(refusals(&app, "upstream_discovery").await, "1");
+    assert_no_grant(&dir).await;
+    assert!(app.sim.sim.issues().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_access_token_gets_invalid_token_and_the_refresh_token_a_new_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let (client_id, tokens) = signed_in(&app, demo::ALICE_ACCOUNT_ID).await;
+    let access = tokens["access_token"].as_str().expect("access token");
+    create_over_mcp(&app, access, "Before expiry").await;
+    assert_eq!(app.sim.sim.issues().len(), 1);
+
+    app.clock.advance(std::time::Duration::from_secs(3_600 + 1));
+    let (status, challenge) = mcp_status(&app, Some(&bearer(&tokens))).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert_eq!(app.sim.sim.issues().len(), 1, "nothing created");
+    assert_eq!(refusals(&app, "token_expired").await, "1");
+
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+    let (status, renewed) = refresh(&app, &client_id, refresh_token).await;
+    assert_eq!(status, 200, "{renewed}");
+    let (status, _) = mcp_status(&app, Some(&bearer(&renewed))).await;
+    assert_eq!(status, 200);
 }
