@@ -2,8 +2,10 @@
 //! Atlassian), black-box: discovery from a bare 401, registration,
 //! authorize with PKCE, the simulator's sign-in page, the consent page,
 //! the token endpoint, a create whose reporter is the signed-in person,
-//! refresh with rotation, revocation, and every refusal. Cloud only: the
-//! Atlassian upstream names people by account id.
+//! refresh with rotation, revocation, and every refusal; then the same
+//! through an OpenID Connect provider (`oidc::OidcProvider`), whose
+//! verified email is resolved in Jira. Cloud only: the Atlassian upstream
+//! names people by account id.
 
 #![allow(
     clippy::unwrap_used,
