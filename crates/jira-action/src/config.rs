@@ -714,7 +714,7 @@ impl Config {
     }
 
     /// `[mcp.oauth]`: an upstream that can name the person on this Jira.
-    fn validate_sign_in(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate_sign_in(&self) -> Result<(), ConfigError> {
         let oauth = &self.mcp.oauth;
         if !oauth.enabled {
             return Ok(());
