@@ -822,3 +822,37 @@ async fn an_expired_access_token_gets_invalid_token_and_the_refresh_token_a_new_
     let (status, _) = mcp_status(&app, Some(&bearer(&renewed))).await;
     assert_eq!(status, 200);
 }
+
+/// Whether the server starts with sign-in through `upstream` against a
+/// Jira whose flavour it must detect, which is Data Center.
+async fn starts_on_a_detected_data_center(
+    upstream: jira_action::config::Upstream,
+) -> anyhow::Result<()> {
+    let sim = jira_sim::Sim::spawn(jira_sim::SimConfig {
+        flavor: jira_sim::Flavor::DataCenter,
+        ..jira_sim::SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let mut config = common::test_config(&sim);
+    config.jira.flavor = jira_action::config::FlavorSetting::Auto;
+    let oauth = &mut config.mcp.oauth;
+    oauth.enabled = true;
+    oauth.upstream = upstream;
+    oauth.issuer = Some("http://127.0.0.1:9/".into());
+    oauth.client_id = Some("sign-in".into());
+    oauth.client_secret = Some(secrecy::SecretString::from("secret"));
+    config.validate().expect("the flavour is not known yet");
+    jira_action::app::start(config).await.map(drop)
+}
+
+#[tokio::test]
+async fn atlassian_sign_in_is_refused_at_start_on_a_detected_data_center_and_oidc_is_not() {
+    let refused = starts_on_a_detected_data_center(jira_action::config::Upstream::Atlassian)
+        .await
+        .expect_err("no Atlassian account ids on Data Center");
+    assert!(refused.to_string().contains("Data Center"), "{refused}");
+    starts_on_a_detected_data_center(jira_action::config::Upstream::Oidc)
+        .await
+        .expect("OpenID Connect names people by email");
+}
