@@ -632,6 +632,31 @@ async fn the_store_checks_tokens_against_the_time_it_is_given_postgres() {
 }
 
 async fn store_checks_tokens(store: Store) {
+    // An OpenID Connect authorization keeps its nonce and PKCE verifier
+    // until the callback, and not past its expiry.
+    let request = jira_action::store::signin::RequestRow {
+        id: "request-hash".into(),
+        client_id: "client".into(),
+        redirect_uri: CONFIGURED_REDIRECT.into(),
+        code_challenge: "challenge".into(),
+        resource: "https://jira-action.example.com/mcp".into(),
+        expires_at_ms: 2_000,
+        upstream_nonce: Some("nonce-1".into()),
+        upstream_verifier: Some("verifier-1".into()),
+        ..Default::default()
+    };
+    store.signin_request_put(&request).await.expect("request");
+    let read = store
+        .signin_request(&request.id, 1_999)
+        .await
+        .expect("read");
+    assert_eq!(read.as_ref(), Some(&request));
+    let expired = store
+        .signin_request(&request.id, 2_000)
+        .await
+        .expect("read");
+    assert_eq!(expired, None);
+
     let grant = GrantRow {
         id: "grant-1".into(),
         client_id: "client".into(),
