@@ -32,6 +32,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::EncodePublicKey;
+use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 
 /// The issuer Glean puts in every signature.
@@ -90,6 +91,9 @@ pub struct TestSigner {
     encoding: EncodingKey,
     /// SubjectPublicKeyInfo DER of the public key.
     public_der: Vec<u8>,
+    /// The public key's modulus and exponent, base64url (a JWK's `n`, `e`).
+    jwk_n: String,
+    jwk_e: String,
 }
 
 impl std::fmt::Debug for TestSigner {
@@ -118,14 +122,16 @@ impl TestSigner {
         let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
             .expect("generate an RSA 2048 key");
         let pkcs1 = private.to_pkcs1_der().expect("encode the private key");
-        let public_der = private
-            .to_public_key()
+        let public = private.to_public_key();
+        let public_der = public
             .to_public_key_der()
             .expect("encode the public key")
             .into_vec();
         TestSigner {
             encoding: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
             public_der,
+            jwk_n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            jwk_e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         }
     }
 
@@ -159,6 +165,19 @@ impl TestSigner {
         }
         pem.push_str("-----END PUBLIC KEY-----\n");
         pem
+    }
+
+    /// The public key as a JSON Web Key (RFC 7517) named `kid`, as an
+    /// OpenID Connect provider publishes it at its `jwks_uri`.
+    pub fn jwk(&self, kid: &str) -> serde_json::Value {
+        serde_json::json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": kid,
+            "n": self.jwk_n,
+            "e": self.jwk_e,
+        })
     }
 
     /// The DER SubjectPublicKeyInfo of the public key.

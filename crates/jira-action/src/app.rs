@@ -417,11 +417,9 @@ async fn open_with_clock(
     clock: Clock,
 ) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
     resolve_flavor(&mut config).await?;
-    if config.mcp.oauth.enabled && config.jira.flavor == FlavorSetting::DataCenter {
-        anyhow::bail!(
-            "mcp.oauth.upstream = \"atlassian\" names people by Atlassian account id, which this Jira (Data Center) does not have"
-        );
-    }
+    // Again now that the flavour is known: Atlassian sign-in is refused on
+    // Data Center, however it was found to be one.
+    config.validate_sign_in()?;
     let store = Store::open(&config.store.url, config.store.max_connections)
         .await
         .with_context(|| format!("cannot open the store {}", redact(&config.store.url)))?;

@@ -291,8 +291,8 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     mcp_api_keys: Vec<SecretArg>,
-    /// Sign-in for /mcp: the Atlassian sign-in app's secret (prefer the
-    /// environment variable).
+    /// Sign-in for /mcp: the sign-in app's secret, Atlassian's or the
+    /// OpenID Connect provider's (prefer the environment variable).
     #[arg(
         long,
         env = "JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET",

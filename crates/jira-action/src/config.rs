@@ -133,8 +133,9 @@ pub enum Upstream {
     /// person (Jira Cloud only).
     #[default]
     Atlassian,
-    /// An OpenID Connect provider by issuer URL (not built yet: refused at
-    /// start).
+    /// An OpenID Connect provider by issuer URL (Okta, Entra ID, Google):
+    /// its verified email is the person, found in Jira as on the Glean
+    /// path (Cloud and Data Center).
     Oidc,
 }
 
@@ -145,9 +146,11 @@ pub enum Upstream {
 pub struct McpOAuthConfig {
     pub enabled: bool,
     pub upstream: Upstream,
-    /// The sign-in app's client id (its own Atlassian OAuth app, with the
-    /// single scope `read:me` and the callback
-    /// `<public_url>/oauth/atlassian/callback`).
+    /// The sign-in app's client id: its own Atlassian OAuth app (the
+    /// single scope `read:me`, the callback
+    /// `<public_url>/oauth/atlassian/callback`), or the app registered
+    /// with the OpenID Connect provider (callback
+    /// `<public_url>/oauth/oidc/callback`).
     pub client_id: Option<String>,
     /// Prefer the environment variable `JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET`.
     pub client_secret: Option<SecretString>,
@@ -155,6 +158,10 @@ pub struct McpOAuthConfig {
     pub auth_url: Url,
     /// Where `GET /me` is.
     pub api_url: Url,
+    /// The OpenID Connect provider's issuer (upstream `oidc`), exactly as
+    /// its discovery document's `issuer` says it: kept as written, since a
+    /// URL parser would add a trailing slash the comparison must not see.
+    pub issuer: Option<String>,
     /// Lifetime of the access tokens jira-action issues.
     pub access_token_ttl_secs: u64,
     /// How long an unused refresh token stays good (each refresh rotates it).
@@ -202,6 +209,7 @@ impl Default for McpOAuthConfig {
             client_secret: None,
             auth_url: url("https://auth.atlassian.com"),
             api_url: url("https://api.atlassian.com"),
+            issuer: None,
             access_token_ttl_secs: 3_600,
             refresh_token_ttl_secs: 30 * 86_400,
             authorization_ttl_secs: 600,
@@ -805,20 +813,28 @@ impl Config {
     }
 
     /// `[mcp.oauth]`: an upstream that can name the person on this Jira.
-    fn validate_sign_in(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate_sign_in(&self) -> Result<(), ConfigError> {
         let oauth = &self.mcp.oauth;
         if !oauth.enabled {
             return Ok(());
         }
         match oauth.upstream {
-            Upstream::Oidc => {
-                return Err(ConfigError::Invalid(
-                    "mcp.oauth.upstream = \"oidc\" is not available yet; use \"atlassian\" (Jira Cloud)".into(),
-                ));
-            }
+            Upstream::Oidc => match oauth.issuer.as_deref().map(Url::parse) {
+                Some(Ok(issuer)) if is_issuer_url(&issuer) => {}
+                Some(_) => {
+                    return Err(ConfigError::Invalid(
+                        "mcp.oauth.issuer must be an https URL (http only on a loopback address, for tests)".into(),
+                    ));
+                }
+                None => {
+                    return Err(ConfigError::Invalid(
+                        "mcp.oauth.upstream = \"oidc\" needs mcp.oauth.issuer: the provider's issuer URL".into(),
+                    ));
+                }
+            },
             Upstream::Atlassian if self.jira.flavor == FlavorSetting::DataCenter => {
                 return Err(ConfigError::Invalid(
-                    "mcp.oauth.upstream = \"atlassian\" names people by Atlassian account id, which Jira Data Center does not have; sign-in with an OpenID Connect provider is the way there (not available yet)".into(),
+                    "mcp.oauth.upstream = \"atlassian\" names people by Atlassian account id, which Jira Data Center does not have; use upstream = \"oidc\" with your OpenID Connect provider there".into(),
                 ));
             }
             Upstream::Atlassian => {}
@@ -830,7 +846,7 @@ impl Config {
         }
         if oauth.client_id.is_none() || oauth.client_secret.is_none() {
             return Err(ConfigError::Invalid(
-                "mcp.oauth needs client_id and client_secret (JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET): the sign-in app registered with Atlassian".into(),
+                "mcp.oauth needs client_id and client_secret (JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET): the sign-in app registered with Atlassian or the OpenID Connect provider".into(),
             ));
         }
         if oauth.access_token_ttl_secs == 0
@@ -880,6 +896,21 @@ impl Config {
             Some(secs) => Duration::from_secs(secs),
             None => self.request_timeout() + Duration::from_secs(5),
         }
+    }
+}
+
+/// An issuer jira-action may trust: HTTPS, or plain HTTP to this machine
+/// (the tests' provider). OpenID Connect Discovery requires `https`.
+fn is_issuer_url(issuer: &Url) -> bool {
+    match issuer.scheme() {
+        "https" => issuer.host().is_some(),
+        "http" => matches!(
+            issuer.host(),
+            Some(url::Host::Domain("localhost"))
+                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+        ),
+        _ => false,
     }
 }
 
@@ -1037,7 +1068,15 @@ mod tests {
         assert!(no_secret.validate().is_err());
         let mut oidc = config.clone();
         oidc.mcp.oauth.upstream = Upstream::Oidc;
-        assert!(oidc.validate().is_err());
+        assert!(oidc.validate().is_err(), "oidc needs an issuer");
+        for refused in ["http://login.example.com", "not a url", "ftp://127.0.0.1"] {
+            oidc.mcp.oauth.issuer = Some(refused.into());
+            assert!(oidc.validate().is_err(), "{refused}");
+        }
+        oidc.mcp.oauth.issuer = Some("https://login.example.com/tenant".into());
+        oidc.validate().expect("an https issuer");
+        oidc.mcp.oauth.issuer = Some("http://127.0.0.1:8080".into());
+        oidc.validate().expect("a loopback issuer");
         let mut passthrough = config.clone();
         passthrough.jira.auth = AuthMode::Passthrough;
         assert!(passthrough.validate().is_err());
@@ -1047,6 +1086,10 @@ mod tests {
         data_center.jira.flavor = FlavorSetting::DataCenter;
         let refused = data_center.validate().expect_err("no account ids there");
         assert!(refused.to_string().contains("Data Center"), "{refused}");
+        // An OpenID Connect provider names people by email: fine there.
+        data_center.mcp.oauth.upstream = Upstream::Oidc;
+        data_center.mcp.oauth.issuer = Some("https://login.example.com".into());
+        data_center.validate().expect("oidc on Data Center");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! Atlassian), black-box: discovery from a bare 401, registration,
 //! authorize with PKCE, the simulator's sign-in page, the consent page,
 //! the token endpoint, a create whose reporter is the signed-in person,
-//! refresh with rotation, revocation, and every refusal. Cloud only: the
-//! Atlassian upstream names people by account id.
+//! refresh with rotation, revocation, an access token's expiry, and every
+//! refusal. Cloud only: the Atlassian upstream names people by account id
+//! (`signin_oidc.rs` signs in through an OpenID Connect provider, on Data
+//! Center too).
 
 #![allow(
     clippy::unwrap_used,
@@ -12,407 +14,20 @@
 )]
 
 mod common;
+#[path = "common/signin.rs"]
+mod signin_flow;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::StatusCode;
 
-use base64::Engine;
-use common::{TestApp, spawn_app_with};
+use common::TestApp;
 use jira_action::store::signin::{CodeRow, GrantRow, Refused, TokenKind};
 use jira_action::store::{AuditFilter, Store};
 use jira_sim::demo;
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-const API_KEY: &str = "signin-test-key";
-const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
-/// A native app's redirect URI under [`LOOPBACK_REDIRECT`], on the port it
-/// happens to have.
-const NATIVE_REDIRECT: &str = "http://127.0.0.1:49152/callback";
-const CONFIGURED_CLIENT: &str = "configured-client";
-const CONFIGURED_REDIRECT: &str = "https://app.example.com/oauth/callback";
-
-/// The server with sign-in on against the simulator (as Atlassian too),
-/// an API key beside it, and its store in a file the test can read.
-async fn signin_app(dir: &tempfile::TempDir) -> TestApp {
-    signin_app_with(dir, |_| {}).await
-}
-
-/// [`signin_app`] with more `[mcp.oauth]` settings.
-async fn signin_app_with(
-    dir: &tempfile::TempDir,
-    tune: impl FnOnce(&mut jira_action::config::McpOAuthConfig),
-) -> TestApp {
-    let store = dir.path().join("store.db").display().to_string();
-    spawn_app_with(move |config, sim| {
-        let oauth = &mut config.mcp.oauth;
-        oauth.enabled = true;
-        oauth.client_id = Some(demo::OAUTH_CLIENT_ID.into());
-        oauth.client_secret = Some(SecretString::from(demo::OAUTH_CLIENT_SECRET));
-        oauth.auth_url = sim.base_url().parse().expect("url");
-        oauth.api_url = sim.base_url().parse().expect("url");
-        oauth.clients = vec![jira_action::config::ConfiguredClient {
-            client_id: CONFIGURED_CLIENT.into(),
-            name: Some("Configured Assistant".into()),
-            redirect_uris: vec![CONFIGURED_REDIRECT.into()],
-        }];
-        tune(oauth);
-        config.mcp.api_keys = vec![SecretString::from(API_KEY)];
-        config.store.url = store;
-    })
-    .await
-}
-
-/// A browser-like client that does not follow redirects: every step of the
-/// flow is looked at.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-struct Pkce {
-    verifier: String,
-    challenge: String,
-}
-
-fn new_pkce() -> Pkce {
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.as_bytes()));
-    Pkce {
-        verifier,
-        challenge,
-    }
-}
-
-fn location(response: &reqwest::Response) -> url::Url {
-    let value = response
-        .headers()
-        .get("location")
-        .expect("a redirect")
-        .to_str()
-        .expect("ascii");
-    url::Url::parse(value).expect("absolute location")
-}
-
-fn query_of(url: &url::Url) -> HashMap<String, String> {
-    url.query_pairs().into_owned().collect()
-}
-
-/// The value of a hidden form field in a page.
-fn hidden(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].to_owned())
-}
-
-/// The authorize URL of a client's request.
-fn authorize_url(app: &TestApp, params: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/oauth/authorize")).expect("url");
-    url.query_pairs_mut().extend_pairs(params);
-    url.to_string()
-}
-
-fn resource(app: &TestApp) -> String {
-    app.url("/mcp")
-}
-
-/// What a client sends to `authorize`: PKCE S256, state and resource.
-fn request_params<'a>(
-    app: &TestApp,
-    client_id: &'a str,
-    redirect_uri: &'a str,
-    pkce: &'a Pkce,
-) -> Vec<(&'static str, String)> {
-    vec![
-        ("response_type", "code".into()),
-        ("client_id", client_id.into()),
-        ("redirect_uri", redirect_uri.into()),
-        ("code_challenge", pkce.challenge.clone()),
-        ("code_challenge_method", "S256".into()),
-        ("state", "client-state-42".into()),
-        ("resource", resource(app)),
-    ]
-}
-
-/// The consent page, after authorize and the simulator's sign-in as
-/// `account`: its HTML, headers and the consent cookie.
-struct ConsentPage {
-    html: String,
-    headers: reqwest::header::HeaderMap,
-    cookie: String,
-}
-
-async fn reach_consent(
-    app: &TestApp,
-    params: &[(&'static str, String)],
-    account: &str,
-) -> ConsentPage {
-    let http = browser();
-    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let to_upstream = http
-        .get(authorize_url(app, &pairs))
-        .send()
-        .await
-        .expect("authorize answers");
-    assert!(
-        to_upstream.status().is_redirection(),
-        "{}",
-        to_upstream.status()
-    );
-    let upstream = location(&to_upstream);
-    assert!(
-        upstream.as_str().starts_with(&app.sim.base_url()),
-        "{upstream}"
-    );
-    let upstream_query = query_of(&upstream);
-    assert_eq!(upstream_query["scope"], "read:me");
-    // The simulator's sign-in page lists the demo people.
-    let page = http.get(upstream.clone()).send().await.expect("sim page");
-    let page = page.text().await.expect("html");
-    assert!(page.contains("Alice Anders"), "{page}");
-    let mut form: Vec<(String, String)> = upstream_query.into_iter().collect();
-    form.push(("account_id".into(), account.into()));
-    form.push(("decision".into(), "accept".into()));
-    let back = http
-        .post(upstream.as_str().split('?').next().expect("path"))
-        .form(&form)
-        .send()
-        .await
-        .expect("sim signs in");
-    let callback = location(&back);
-    assert!(
-        callback.path().ends_with("/oauth/atlassian/callback"),
-        "{callback}"
-    );
-    let consent = http.get(callback).send().await.expect("callback answers");
-    assert_eq!(consent.status(), 200);
-    let headers = consent.headers().clone();
-    let cookie = headers
-        .get("set-cookie")
-        .expect("the consent cookie")
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    ConsentPage {
-        html: consent.text().await.expect("html"),
-        headers,
-        cookie,
-    }
-}
-
-/// Allow (or deny) on the consent page.
-async fn decide(app: &TestApp, page: &ConsentPage, decision: &str) -> reqwest::Response {
-    browser()
-        .post(app.url("/oauth/consent"))
-        .header("cookie", &page.cookie)
-        .form(&[
-            (
-                "request",
-                hidden(&page.html, "request").expect("request field"),
-            ),
-            ("csrf", hidden(&page.html, "csrf").expect("csrf field")),
-            ("decision", decision.to_owned()),
-        ])
-        .send()
-        .await
-        .expect("consent answers")
-}
-
-/// The whole browser part, up to the client's code.
-async fn authorization_code(
-    app: &TestApp,
-    client_id: &str,
-    redirect_uri: &str,
-    pkce: &Pkce,
-    account: &str,
-) -> String {
-    let params = request_params(app, client_id, redirect_uri, pkce);
-    let page = reach_consent(app, &params, account).await;
-    let allowed = decide(app, &page, "allow").await;
-    assert_eq!(allowed.status(), 303);
-    let back = location(&allowed);
-    assert!(back.as_str().starts_with(redirect_uri), "{back}");
-    let query = query_of(&back);
-    assert_eq!(query["state"], "client-state-42");
-    assert_eq!(query["iss"], app.base);
-    query["code"].clone()
-}
-
-async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = browser()
-        .post(app.url("/oauth/token"))
-        .form(form)
-        .send()
-        .await
-        .expect("token endpoint answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn redeem(
-    app: &TestApp,
-    client_id: &str,
-    redirect_uri: &str,
-    code: &str,
-    verifier: &str,
-) -> (u16, Value) {
-    let resource = resource(app);
-    token_request(
-        app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("client_id", client_id),
-            ("code_verifier", verifier),
-            ("resource", &resource),
-        ],
-    )
-    .await
-}
-
-/// Alice's code for the configured client.
-async fn configured_code(app: &TestApp, pkce: &Pkce) -> String {
-    authorization_code(
-        app,
-        CONFIGURED_CLIENT,
-        CONFIGURED_REDIRECT,
-        pkce,
-        demo::ALICE_ACCOUNT_ID,
-    )
-    .await
-}
-
-async fn redeem_configured(app: &TestApp, code: &str, verifier: &str) -> (u16, Value) {
-    redeem(app, CONFIGURED_CLIENT, CONFIGURED_REDIRECT, code, verifier).await
-}
-
-async fn refresh(app: &TestApp, client_id: &str, refresh_token: &str) -> (u16, Value) {
-    token_request(
-        app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client_id),
-        ],
-    )
-    .await
-}
-
-async fn register(app: &TestApp, redirect_uris: Value) -> (u16, Value) {
-    let response = browser()
-        .post(app.url("/oauth/register"))
-        .json(&json!({"client_name": "Test Assistant", "redirect_uris": redirect_uris}))
-        .send()
-        .await
-        .expect("registration answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A registered client and a signed-in person's tokens.
-async fn signed_in(app: &TestApp, account: &str) -> (String, Value) {
-    let (status, client) = register(app, json!([LOOPBACK_REDIRECT])).await;
-    assert_eq!(status, 201, "{client}");
-    let client_id = client["client_id"].as_str().expect("client_id").to_owned();
-    let pkce = new_pkce();
-    let redirect = NATIVE_REDIRECT;
-    let code = authorization_code(app, &client_id, redirect, &pkce, account).await;
-    let (status, tokens) = redeem(app, &client_id, redirect, &code, &pkce.verifier).await;
-    assert_eq!(status, 200, "{tokens}");
-    (client_id, tokens)
-}
-
-/// The status and `WWW-Authenticate` of an MCP `initialize` with this
-/// `Authorization`.
-async fn mcp_status(app: &TestApp, authorization: Option<&str>) -> (u16, String) {
-    let mut request = browser()
-        .post(app.url("/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                       "clientInfo": {"name": "probe", "version": "1"}}
-        }));
-    if let Some(value) = authorization {
-        request = request.header("authorization", value);
-    }
-    let response = request.send().await.expect("mcp answers");
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .unwrap_or_default();
-    (response.status().as_u16(), challenge)
-}
-
-/// `create_issue` over MCP with a bearer token (and, to show it is
-/// ignored, a header naming someone else).
-async fn create_over_mcp(app: &TestApp, token: &str, summary: &str) -> Value {
-    let mut headers = HashMap::new();
-    headers.insert(
-        http::HeaderName::from_static("glean-user-email"),
-        http::HeaderValue::from_static("bob@example.com"),
-    );
-    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/mcp"))
-        .auth_header(token)
-        .custom_headers(headers);
-    let client =
-        ().serve(StreamableHttpClientTransport::from_config(config))
-            .await
-            .expect("client connects");
-    let arguments = json!({"pid": "DEMO", "issuetype": "Task", "summary": summary});
-    let result = client
-        .call_tool(
-            CallToolRequestParams::new("create_issue")
-                .with_arguments(arguments.as_object().expect("object").clone()),
-        )
-        .await
-        .expect("the tool answers");
-    client.cancel().await.expect("cancel");
-    assert_ne!(result.is_error, Some(true), "{result:?}");
-    result.structured_content.expect("structured content")
-}
-
-/// A metadata document of the server, as JSON.
-async fn get_json(url: impl reqwest::IntoUrl) -> Value {
-    let response = browser().get(url).send().await.expect("answers");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("json")
-}
-
-/// The `Authorization` of a token answer's access token.
-fn bearer(tokens: &Value) -> String {
-    format!(
-        "Bearer {}",
-        tokens["access_token"].as_str().expect("access token")
-    )
-}
-
-async fn store_of(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("store.db").display().to_string(), 1)
-        .await
-        .expect("store")
-}
+use signin_flow::*;
 
 #[tokio::test]
 async fn discovery_sign_in_create_refresh_and_revoke() {
@@ -573,12 +188,7 @@ async fn authorize_refuses_requests_without_s256_pkce_or_our_resource() {
         ),
     ];
     for (params, error) in cases {
-        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let response = browser()
-            .get(authorize_url(&app, &pairs))
-            .send()
-            .await
-            .expect("answers");
+        let response = authorize(&app, &params).await;
         let back = location(&response);
         assert!(back.as_str().starts_with(CONFIGURED_REDIRECT), "{back}");
         let query = query_of(&back);
@@ -849,12 +459,7 @@ async fn metadata_server() -> MetadataServer {
 async fn refused_page(app: &TestApp, client_id: &str, redirect_uri: &str) -> String {
     let pkce = new_pkce();
     let params = request_params(app, client_id, redirect_uri, &pkce);
-    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let response = browser()
-        .get(authorize_url(app, &pairs))
-        .send()
-        .await
-        .expect("answers");
+    let response = authorize(app, &params).await;
     assert_eq!(response.status(), 400, "{client_id}");
     assert!(response.headers().get("location").is_none(), "{client_id}");
     assert_eq!(
@@ -862,12 +467,6 @@ async fn refused_page(app: &TestApp, client_id: &str, redirect_uri: &str) -> Str
         "text/html; charset=utf-8"
     );
     response.text().await.expect("html")
-}
-
-/// Nothing was granted in the store of `dir`.
-async fn assert_no_grant(dir: &tempfile::TempDir) {
-    let grants = store_of(dir).await.signin_grants().await.expect("grants");
-    assert!(grants.is_empty(), "{grants:?}");
 }
 
 #[tokio::test]
@@ -1033,6 +632,31 @@ async fn the_store_checks_tokens_against_the_time_it_is_given_postgres() {
 }
 
 async fn store_checks_tokens(store: Store) {
+    // An OpenID Connect authorization keeps its nonce and PKCE verifier
+    // until the callback, and not past its expiry.
+    let request = jira_action::store::signin::RequestRow {
+        id: "request-hash".into(),
+        client_id: "client".into(),
+        redirect_uri: CONFIGURED_REDIRECT.into(),
+        code_challenge: "challenge".into(),
+        resource: "https://jira-action.example.com/mcp".into(),
+        expires_at_ms: 2_000,
+        upstream_nonce: Some("nonce-1".into()),
+        upstream_verifier: Some("verifier-1".into()),
+        ..Default::default()
+    };
+    store.signin_request_put(&request).await.expect("request");
+    let read = store
+        .signin_request(&request.id, 1_999)
+        .await
+        .expect("read");
+    assert_eq!(read.as_ref(), Some(&request));
+    let expired = store
+        .signin_request(&request.id, 2_000)
+        .await
+        .expect("read");
+    assert_eq!(expired, None);
+
     let grant = GrantRow {
         id: "grant-1".into(),
         client_id: "client".into(),
@@ -1190,18 +814,70 @@ async fn operators_list_and_revoke_grants_from_the_shell() {
     assert!(!listed.contains(demo::ALICE_EMAIL), "{listed}");
 
     // Sign-ins and refusals are counted.
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(&app).await;
     assert!(metrics.contains("jira_action_signins_total 2"), "{metrics}");
     assert!(
         metrics.contains("jira_action_signin_refusals_total{reason=\"token_revoked\"} 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn an_expired_access_token_gets_invalid_token_and_the_refresh_token_a_new_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = signin_app(&dir).await;
+    let (client_id, tokens) = signed_in(&app, demo::ALICE_ACCOUNT_ID).await;
+    let access = tokens["access_token"].as_str().expect("access token");
+    create_over_mcp(&app, access, "Before expiry").await;
+    assert_eq!(app.sim.sim.issues().len(), 1);
+
+    app.clock.advance(std::time::Duration::from_secs(3_600 + 1));
+    let (status, challenge) = mcp_status(&app, Some(&bearer(&tokens))).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert_eq!(app.sim.sim.issues().len(), 1, "nothing created");
+    assert_eq!(refusals(&app, "token_expired").await, "1");
+
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+    let (status, renewed) = refresh(&app, &client_id, refresh_token).await;
+    assert_eq!(status, 200, "{renewed}");
+    let (status, _) = mcp_status(&app, Some(&bearer(&renewed))).await;
+    assert_eq!(status, 200);
+}
+
+/// Whether the server starts with sign-in through `upstream` against a
+/// Jira whose flavour it must detect, which is Data Center.
+async fn starts_on_a_detected_data_center(
+    upstream: jira_action::config::Upstream,
+) -> anyhow::Result<()> {
+    let sim = jira_sim::Sim::spawn(jira_sim::SimConfig {
+        flavor: jira_sim::Flavor::DataCenter,
+        ..jira_sim::SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let mut config = common::test_config(&sim);
+    config.jira.flavor = jira_action::config::FlavorSetting::Auto;
+    let oauth = &mut config.mcp.oauth;
+    oauth.enabled = true;
+    oauth.upstream = upstream;
+    oauth.issuer = Some("http://127.0.0.1:9/".into());
+    oauth.client_id = Some("sign-in".into());
+    oauth.client_secret = Some(secrecy::SecretString::from("secret"));
+    config.validate().expect("the flavour is not known yet");
+    jira_action::app::start(config).await.map(drop)
+}
+
+#[tokio::test]
+async fn atlassian_sign_in_is_refused_at_start_on_a_detected_data_center_and_oidc_is_not() {
+    let refused = starts_on_a_detected_data_center(jira_action::config::Upstream::Atlassian)
+        .await
+        .expect_err("no Atlassian account ids on Data Center");
+    assert!(refused.to_string().contains("Data Center"), "{refused}");
+    starts_on_a_detected_data_center(jira_action::config::Upstream::Oidc)
+        .await
+        .expect("OpenID Connect names people by email");
 }

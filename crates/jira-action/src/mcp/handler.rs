@@ -90,10 +90,7 @@ impl Handler {
                 let (authenticated, principal, client) = match signed_in {
                     Some(crate::signin::SignedIn(grant)) => (
                         Authenticated::SignIn,
-                        Ok(Principal::Account {
-                            account_id: grant.account_id.clone(),
-                            email: grant.email.clone(),
-                        }),
+                        Ok(grant.principal()),
                         Some(grant.client_id.clone()),
                     ),
                     None => (

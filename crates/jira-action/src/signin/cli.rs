@@ -47,7 +47,11 @@ pub async fn run(command: GrantsCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<32} {:<40} {:<40} {:<24} {}",
                     grant.email,
-                    grant.account_id,
+                    // Signed in with OpenID Connect: found in Jira by email.
+                    match grant.account_id.as_str() {
+                        "" => "(by email)",
+                        account => account,
+                    },
                     grant.client_id,
                     rfc3339(grant.created_at_ms),
                     rfc3339(grant.last_used_at_ms)

@@ -8,7 +8,9 @@
 //! the person's browser to `/oauth/authorize` with PKCE (S256) and the
 //! `resource` (RFC 8707). The browser goes on to Atlassian (`read:me`),
 //! comes back to `/oauth/atlassian/callback`, where `GET /me` names the
-//! account, and sees the consent page; Allow redirects to the client with
+//! account (or, with upstream `oidc`, to an OpenID Connect provider and
+//! back to `/oauth/oidc/callback`, where the ID token names a verified
+//! email), and sees the consent page; Allow redirects to the client with
 //! a code, which `/oauth/token` exchanges for an access token (1 hour by
 //! default) and a rotating refresh token. Codes and tokens are stored
 //! hashed (`store::signin`), so every process sharing the store accepts
@@ -17,6 +19,7 @@
 pub mod address;
 pub mod cli;
 pub mod metadata;
+pub mod oidc;
 pub mod pages;
 pub mod redirect;
 pub mod secret;
@@ -35,8 +38,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::config::McpOAuthConfig;
+use crate::config::{McpOAuthConfig, Upstream};
 use crate::store::signin::{ClientRow, CodeRow, GrantRow, Refused, RequestRow, TokenKind};
+use oidc::Oidc;
 use upstream::Atlassian;
 
 /// The cookie that ties the consent form to the browser that signed in.
@@ -45,6 +49,17 @@ const CSRF_COOKIE: &str = "jira_action_consent";
 /// The metadata paths (RFC 9728 section 3.1, RFC 8414 section 3).
 pub const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
 pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+
+/// Where people sign in: `mcp.oauth.upstream`.
+#[derive(Debug)]
+enum Provider {
+    Atlassian(Atlassian),
+    Oidc(Oidc),
+}
+
+/// The callback path of each upstream (registered with the provider).
+const ATLASSIAN_CALLBACK: &str = "/oauth/atlassian/callback";
+const OIDC_CALLBACK: &str = "/oauth/oidc/callback";
 
 /// Sign-in, as configured for this deployment.
 #[derive(Debug)]
@@ -56,7 +71,7 @@ pub struct SignIn {
     pub resource: String,
     /// Where a `401` points clients (the path form of the metadata).
     pub metadata_url: String,
-    upstream: Atlassian,
+    upstream: Provider,
     /// Clients by metadata document, when they are accepted.
     documents: Option<metadata::Documents>,
     /// Cookies only over HTTPS when the public URL is HTTPS.
@@ -84,13 +99,25 @@ impl SignIn {
             config: config.clone(),
             resource: format!("{issuer}{}", crate::mcp::PATH),
             metadata_url: format!("{issuer}{PROTECTED_RESOURCE}{}", crate::mcp::PATH),
-            upstream: Atlassian {
-                client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
-                auth_url: config.auth_url.clone(),
-                api_url: config.api_url.clone(),
-                callback: format!("{issuer}/oauth/atlassian/callback"),
-                http,
+            upstream: match (&config.upstream, &config.issuer) {
+                (Upstream::Oidc, Some(provider)) => Provider::Oidc(Oidc::new(
+                    provider.clone(),
+                    client_id.clone(),
+                    client_secret.clone(),
+                    format!("{issuer}{OIDC_CALLBACK}"),
+                    http,
+                )),
+                (Upstream::Oidc, None) => {
+                    anyhow::bail!("mcp.oauth.upstream = \"oidc\" needs mcp.oauth.issuer")
+                }
+                (Upstream::Atlassian, _) => Provider::Atlassian(Atlassian {
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
+                    auth_url: config.auth_url.clone(),
+                    api_url: config.api_url.clone(),
+                    callback: format!("{issuer}{ATLASSIAN_CALLBACK}"),
+                    http,
+                }),
             },
             documents: match config.client_metadata_documents {
                 true => Some(metadata::Documents::new(config)?),
@@ -182,7 +209,10 @@ async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Result<Clie
 
 /// The sign-in routes, when sign-in is on.
 pub fn router(state: &Arc<AppState>) -> Option<Router<Arc<AppState>>> {
-    state.signin.as_ref()?;
+    let callback_path = match state.signin.as_ref()?.upstream {
+        Provider::Atlassian(_) => ATLASSIAN_CALLBACK,
+        Provider::Oidc(_) => OIDC_CALLBACK,
+    };
     Some(
         Router::new()
             .route(PROTECTED_RESOURCE, get(protected_resource))
@@ -193,7 +223,7 @@ pub fn router(state: &Arc<AppState>) -> Option<Router<Arc<AppState>>> {
             .route(AUTHORIZATION_SERVER, get(authorization_server))
             .route("/oauth/register", post(register))
             .route("/oauth/authorize", get(authorize))
-            .route("/oauth/atlassian/callback", get(callback))
+            .route(callback_path, get(callback))
             .route("/oauth/consent", post(consent))
             .route("/oauth/token", post(token))
             .route("/oauth/revoke", post(revoke)),
@@ -485,6 +515,27 @@ async fn authorize(
         }
     }
     let upstream_state = secret::new("");
+    let (to_upstream, upstream_nonce, upstream_verifier) = match &signin.upstream {
+        Provider::Atlassian(atlassian) => (atlassian.authorize_url(&upstream_state), None, None),
+        Provider::Oidc(provider) => {
+            let (nonce, verifier) = (secret::new(""), secret::new(""));
+            match provider
+                .authorize_url(&upstream_state, &nonce, &secret::challenge(&verifier))
+                .await
+            {
+                Ok(url) => (url, Some(nonce), Some(verifier)),
+                Err(err) => {
+                    tracing::warn!(cause = %err, "the OpenID Connect provider cannot be used");
+                    refused(&state, err.reason());
+                    return pages::problem(
+                        StatusCode::BAD_GATEWAY,
+                        "Sign-in is unavailable",
+                        "This server cannot reach the sign-in provider it is configured with, or the provider is not the one configured. You were not signed in; nothing was shared. Tell your administrator.",
+                    );
+                }
+            }
+        }
+    };
     let now = (state.clock)();
     let row = RequestRow {
         id: secret::hash(&upstream_state),
@@ -494,13 +545,15 @@ async fn authorize(
         code_challenge: challenge.to_owned(),
         resource: signin.resource.clone(),
         expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl_secs)),
+        upstream_nonce,
+        upstream_verifier,
         ..RequestRow::default()
     };
     if let Err(err) = state.store.signin_request_put(&row).await {
         tracing::warn!(cause = %err, "cannot store the authorization");
         return unavailable();
     }
-    Redirect::to(signin.upstream.authorize_url(&upstream_state).as_str()).into_response()
+    Redirect::to(to_upstream.as_str()).into_response()
 }
 
 fn unavailable() -> Response {
@@ -550,30 +603,18 @@ async fn callback(
         refused(&state, "upstream_denied");
         return pages::problem(
             StatusCode::FORBIDDEN,
-            "Sign-in with Atlassian did not finish",
-            "Atlassian did not confirm who you are (the sign-in was cancelled or refused). Start again from the application.",
+            "Sign-in did not finish",
+            "The sign-in provider did not confirm who you are (the sign-in was cancelled or refused). Start again from the application.",
         );
     };
-    let me = match signin.upstream.person(code).await {
-        Ok(me) => me,
-        Err(err) => {
-            tracing::warn!(cause = %err, "sign-in with Atlassian failed");
-            refused(&state, "upstream_failed");
-            return pages::problem(
-                StatusCode::BAD_GATEWAY,
-                "Sign-in with Atlassian failed",
-                "Atlassian did not confirm who you are. Start again from the application; if it keeps failing, tell your administrator.",
-            );
-        }
+    let person = match &signin.upstream {
+        Provider::Atlassian(atlassian) => atlassian_person(&state, atlassian, code).await,
+        Provider::Oidc(provider) => oidc_person(&state, provider, &request, code, now).await,
     };
-    if me.account_status.as_deref().is_some_and(|s| s != "active") {
-        refused(&state, "account_inactive");
-        return pages::problem(
-            StatusCode::FORBIDDEN,
-            "Your Atlassian account is not active",
-            "Only active accounts can file issues.",
-        );
-    }
+    let me = match person {
+        Ok(person) => person,
+        Err(page) => return page,
+    };
     let email = match me
         .email
         .as_deref()
@@ -586,7 +627,7 @@ async fn callback(
             return pages::problem(
                 StatusCode::FORBIDDEN,
                 "No email address",
-                "Atlassian did not give an email address for your account, which this server needs for its access rules.",
+                "The sign-in provider did not give an email address for your account, which this server needs for its access rules.",
             );
         }
     };
@@ -650,6 +691,90 @@ async fn callback(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// Who signed in upstream: an Atlassian account, or (OpenID Connect) only
+/// a verified email, with an empty account id: the email is then looked up
+/// in Jira at each call, as on the Glean path.
+struct Upstreamed {
+    account_id: String,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+/// The person behind an Atlassian code (`/me`), if active.
+async fn atlassian_person(
+    state: &AppState,
+    atlassian: &Atlassian,
+    code: &str,
+) -> Result<Upstreamed, Response> {
+    let me = match atlassian.person(code).await {
+        Ok(me) => me,
+        Err(err) => {
+            tracing::warn!(cause = %err, "sign-in with Atlassian failed");
+            refused(state, "upstream_failed");
+            return Err(upstream_failed_page());
+        }
+    };
+    if me.account_status.as_deref().is_some_and(|s| s != "active") {
+        refused(state, "account_inactive");
+        return Err(pages::problem(
+            StatusCode::FORBIDDEN,
+            "Your Atlassian account is not active",
+            "Only active accounts can file issues.",
+        ));
+    }
+    Ok(Upstreamed {
+        account_id: me.account_id,
+        email: me.email,
+        name: me.name,
+    })
+}
+
+/// The person behind an OpenID Connect code: the ID token checked against
+/// this request's nonce, the email verified.
+async fn oidc_person(
+    state: &AppState,
+    provider: &Oidc,
+    request: &RequestRow,
+    code: &str,
+    now: i64,
+) -> Result<Upstreamed, Response> {
+    let (Some(nonce), Some(verifier)) = (&request.upstream_nonce, &request.upstream_verifier)
+    else {
+        // Begun before the upstream was switched to OpenID Connect.
+        refused(state, "authorization_expired");
+        return Err(expired_page());
+    };
+    let person = match provider.person(code, verifier, nonce, now).await {
+        Ok(person) => person,
+        Err(err) => {
+            tracing::warn!(cause = %err, "sign-in with the OpenID Connect provider failed");
+            refused(state, err.reason());
+            return Err(upstream_failed_page());
+        }
+    };
+    if person.email.is_some() && !person.email_verified {
+        refused(state, "email_unverified");
+        return Err(pages::problem(
+            StatusCode::FORBIDDEN,
+            "Your email address is not verified",
+            "The sign-in provider says your email address is not verified, and this server names you in Jira by it. Verify it with your provider (or ask your administrator), then start again from the application.",
+        ));
+    }
+    Ok(Upstreamed {
+        account_id: String::new(),
+        email: person.email,
+        name: person.name,
+    })
+}
+
+fn upstream_failed_page() -> Response {
+    pages::problem(
+        StatusCode::BAD_GATEWAY,
+        "Sign-in failed",
+        "The sign-in provider did not confirm who you are. Start again from the application; if it keeps failing, tell your administrator.",
+    )
 }
 
 /// The Jira site people file into, for the consent page.

@@ -36,6 +36,11 @@ pub fn is_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The S256 `code_challenge` of a verifier: BASE64URL(SHA256(verifier)).
+pub fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
 /// Whether `verifier` (43 to 128 unreserved characters) is the one the
 /// challenge was made from: BASE64URL(SHA256(verifier)) == challenge.
 pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
@@ -46,8 +51,10 @@ pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
     if !well_formed {
         return false;
     }
-    let made = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    made.as_bytes().ct_eq(challenge.as_bytes()).into()
+    self::challenge(verifier)
+        .as_bytes()
+        .ct_eq(challenge.as_bytes())
+        .into()
 }
 
 #[cfg(test)]
@@ -61,6 +68,7 @@ mod tests {
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(is_challenge(challenge));
         assert!(verifier_matches(verifier, challenge));
+        assert_eq!(super::challenge(verifier), challenge);
         assert!(!verifier_matches(&verifier.replace('d', "e"), challenge));
         // `plain`: the challenge is the verifier itself; never accepted.
         assert!(!verifier_matches(verifier, verifier));

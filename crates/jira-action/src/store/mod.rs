@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "signin",
         include_str!("../../migrations/0006_signin.sql"),
     ),
+    (
+        7,
+        "signin_oidc",
+        include_str!("../../migrations/0007_signin_oidc.sql"),
+    ),
 ];
 
 /// A pool of connections to the configured database; an SQLite file also

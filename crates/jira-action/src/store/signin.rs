@@ -38,6 +38,11 @@ pub struct RequestRow {
     /// The hash of the consent form's CSRF token.
     pub csrf: Option<String>,
     pub expires_at_ms: i64,
+    /// What the OpenID Connect upstream's ID token must carry as `nonce`.
+    pub upstream_nonce: Option<String>,
+    /// The PKCE verifier the OpenID Connect upstream's code is redeemed
+    /// with.
+    pub upstream_verifier: Option<String>,
 }
 
 /// What a person allowed a client.
@@ -53,6 +58,21 @@ pub struct GrantRow {
     pub created_at_ms: i64,
     pub last_used_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
+}
+
+impl GrantRow {
+    /// Who the grant's calls are for: its Atlassian account, or (signed in
+    /// with an OpenID Connect provider, no account id) its email, looked
+    /// up in Jira as on the Glean path.
+    pub fn principal(&self) -> crate::tools::Principal {
+        match self.account_id.is_empty() {
+            true => crate::tools::Principal::Email(self.email.clone()),
+            false => crate::tools::Principal::Account {
+                account_id: self.account_id.clone(),
+                email: self.email.clone(),
+            },
+        }
+    }
 }
 
 /// An authorization code, before it is redeemed.
@@ -176,7 +196,8 @@ impl Store {
     pub async fn signin_request_put(&self, request: &RequestRow) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO signin_requests (id, client_id, redirect_uri, state, code_challenge, \
-             resource, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             resource, expires_at, upstream_nonce, upstream_verifier) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&request.id)
         .bind(&request.client_id)
@@ -185,6 +206,8 @@ impl Store {
         .bind(&request.code_challenge)
         .bind(&request.resource)
         .bind(request.expires_at_ms)
+        .bind(&request.upstream_nonce)
+        .bind(&request.upstream_verifier)
         .execute(pool)
         .await
         .map(drop)?);
@@ -199,7 +222,8 @@ impl Store {
     ) -> Result<Option<RequestRow>, StoreError> {
         let row = on_pool!(self, pool => sqlx::query(
             "SELECT id, client_id, redirect_uri, state, code_challenge, resource, account_id, \
-             email, name, csrf, expires_at FROM signin_requests \
+             email, name, csrf, expires_at, upstream_nonce, upstream_verifier \
+             FROM signin_requests \
              WHERE id = $1 AND done = 0 AND expires_at > $2",
         )
         .bind(id)
@@ -219,6 +243,8 @@ impl Store {
                 name: row.try_get("name")?,
                 csrf: row.try_get("csrf")?,
                 expires_at_ms: row.try_get("expires_at")?,
+                upstream_nonce: row.try_get("upstream_nonce")?,
+                upstream_verifier: row.try_get("upstream_verifier")?,
             })
         })
         .transpose()?);
