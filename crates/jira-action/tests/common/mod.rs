@@ -2,8 +2,9 @@
 //! a random port, talking HTTP.
 //!
 //! A suite runs against Jira Cloud, or against Data Center when its test
-//! target's name ends in `_datacenter` (see `[[test]]` in Cargo.toml: the
-//! same file built a second time), so the same scenarios hold for both.
+//! target's name ends in `_datacenter` (`tests/<suite>_datacenter.rs`
+//! includes `<suite>.rs` as a module: the same file built a second time),
+//! so the same scenarios hold for both.
 #![allow(dead_code)]
 
 use std::io::Write;

@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{TestApp, spawn_app_with};
+use super::common::{TestApp, spawn_app_with};
 
 pub const API_KEY: &str = "signin-test-key";
 pub const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
