@@ -65,6 +65,7 @@ impl AppState {
         store: Store,
         tokens: Option<Arc<TokenManager>>,
         clock: Clock,
+        verifier: Option<Verifier>,
     ) -> anyhow::Result<AppState> {
         let metrics = Arc::new(Metrics::default());
         let observer = jira::Observer(Arc::clone(&metrics) as Arc<dyn jira::CallObserver>);
@@ -84,7 +85,6 @@ impl AppState {
             })
         }));
         let openapi = openapi::document(public_url);
-        let verifier = signature_verifier(&config)?;
         let max_connections = crate::server::connection_cap(config.limits.max_connections);
         let signin = match config.mcp.oauth.enabled {
             true => Some(Arc::new(crate::signin::SignIn::new(
@@ -367,7 +367,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
         .as_ref()
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
-    let (state, retention) = open_with_clock(config, &public_url, clock).await?;
+    let (state, retention) = open_with_clock(config, &public_url, clock, GleanDoor::Open).await?;
     let public = Url::parse(&public_url).with_context(|| format!("public URL {public_url}"))?;
     let router = crate::http::router(Arc::clone(&state), &public);
     let refusals = tokio::spawn(refusals::flush_every_minute(
@@ -400,21 +400,30 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
     })
 }
 
-/// The application without a listener: the store (and its retention
-/// task, which the caller keeps), the OAuth connection, the state. Shared
-/// by the HTTP server and `jira-action mcp` (stdio).
-pub async fn open(
+/// The application without a listener and without Glean's door, for
+/// `jira-action mcp` (stdio): the store (and its retention task, which the
+/// caller keeps), the OAuth connection, the state; no Glean key.
+pub async fn open_without_glean(
     config: Config,
     public_url: &str,
 ) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
-    open_with_clock(config, public_url, system_clock()).await
+    open_with_clock(config, public_url, system_clock(), GleanDoor::Closed).await
 }
 
-/// [`open`] on `clock` (see [`start_with_clock`]).
+/// Whether the application serves Glean's door, whose calls need the
+/// signature verifier.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GleanDoor {
+    Open,
+    Closed,
+}
+
+/// The application without a listener, on `clock` (see [`start_with_clock`]).
 async fn open_with_clock(
     mut config: Config,
     public_url: &str,
     clock: Clock,
+    glean: GleanDoor,
 ) -> anyhow::Result<(Arc<AppState>, JoinHandle<()>)> {
     resolve_flavor(&mut config).await?;
     // Again now that the flavour is known: Atlassian sign-in is refused on
@@ -435,7 +444,13 @@ async fn open_with_clock(
         )),
         _ => None,
     };
-    let state = Arc::new(AppState::new(config, public_url, store, tokens, clock)?);
+    let verifier = match glean {
+        GleanDoor::Open => signature_verifier(&config)?,
+        GleanDoor::Closed => None,
+    };
+    let state = Arc::new(AppState::new(
+        config, public_url, store, tokens, clock, verifier,
+    )?);
     Ok((state, retention))
 }
 

@@ -501,10 +501,7 @@ async fn mcp_stdio(args: McpArgs) -> anyhow::Result<()> {
     use rmcp::ServiceExt as _;
     let mut config = args.common.config()?;
     let _sim = args.sandbox.prepare(&mut config).await?;
-    // No call on stdio comes through Glean's door: there is no signature
-    // to verify, so no Glean key is needed.
-    config.glean.allow_unsigned = true;
-    config.validate()?;
+    config.validate_without_glean()?;
     if config.jira.auth == AuthMode::Passthrough {
         anyhow::bail!(
             "jira-action mcp needs server-held Jira credentials: set auth = api-token or oauth (--auth)"
@@ -523,7 +520,7 @@ async fn mcp_stdio(args: McpArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    let (state, retention) = crate::app::open(config, &public_url).await?;
+    let (state, retention) = crate::app::open_without_glean(config, &public_url).await?;
     tracing::info!(%user, "MCP on stdio");
     let served = crate::mcp::Handler::stdio(state, user)
         .serve(rmcp::transport::stdio())

@@ -730,6 +730,22 @@ impl Config {
 
     /// Checks what serde cannot: combinations of settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_without_glean()?;
+        let glean = &self.glean;
+        if glean.key_file.is_none() && glean.url.is_none() && !glean.allow_unsigned {
+            return Err(ConfigError::Invalid(
+                "no Glean verification key: set glean.key_file (--glean-key) or glean.url (--glean-url), \
+                 or, for development only, allow_unsigned (--allow-unsigned)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Config::validate`] for a server without Glean's door (`jira-action
+    /// mcp` on stdio): no call comes through Glean there, so no Glean key
+    /// is needed.
+    pub fn validate_without_glean(&self) -> Result<(), ConfigError> {
         let jira = &self.jira;
         if jira.auth == AuthMode::Oauth {
             // The site and cloud id come from the stored connection.
@@ -776,14 +792,6 @@ impl Config {
                     "jira.priorities: {level} = {id:?} (keys are 1 to 5, values priority ids)"
                 )));
             }
-        }
-        let glean = &self.glean;
-        if glean.key_file.is_none() && glean.url.is_none() && !glean.allow_unsigned {
-            return Err(ConfigError::Invalid(
-                "no Glean verification key: set glean.key_file (--glean-key) or glean.url (--glean-url), \
-                 or, for development only, allow_unsigned (--allow-unsigned)"
-                    .into(),
-            ));
         }
         let limits = &self.limits;
         if limits.max_body_bytes == 0
@@ -1035,6 +1043,10 @@ mod tests {
             Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\n").expect("parses");
         config.glean.allow_unsigned = false;
         assert!(config.validate().is_err());
+        assert!(
+            config.validate_without_glean().is_ok(),
+            "no Glean door, no key"
+        );
         config.glean.url = Some("https://acme-be.glean.com".parse().expect("url"));
         assert!(config.validate().is_ok());
         config.glean.url = None;
