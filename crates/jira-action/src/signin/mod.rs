@@ -239,9 +239,10 @@ fn not_found() -> Response {
 }
 
 /// Counts a refusal by reason (`/metrics`) and logs it.
-fn refused(state: &AppState, reason: &str) {
-    tracing::info!(reason, "sign-in refused");
-    state.metrics.signin_refused(reason.to_owned());
+fn refused(state: &AppState, reason: impl Into<std::borrow::Cow<'static, str>>) {
+    let reason = reason.into();
+    tracing::info!(reason = %reason, "sign-in refused");
+    state.metrics.signin_refused(reason);
 }
 
 /// RFC 9728: what `/mcp` is and who issues its tokens.
@@ -466,7 +467,7 @@ async fn authorize(
         );
     }
     let client_state = get("state");
-    let back = |reason: &str, error: &str, description: &str| {
+    let back = |reason: &'static str, error: &str, description: &str| {
         refused(&state, reason);
         redirect_error(
             &redirect_uri,
@@ -954,7 +955,7 @@ async fn grant(
 /// A refused token request: invalid_grant for codes and refresh tokens
 /// that are not (or no longer) good.
 fn refused_grant(state: &AppState, why: Refused) -> Response {
-    refused(state, &format!("grant_{}", why.as_str()));
+    refused(state, format!("grant_{}", why.as_str()));
     let description = match why {
         Refused::Reused => {
             "This was used before: every token of its grant is revoked. Sign in again."
