@@ -601,7 +601,7 @@ async fn oauth(command: OAuthCommand) -> anyhow::Result<()> {
                 },
                 key,
             );
-            if row.status != crate::store::STATUS_OK {
+            if row.status != crate::oauth::STATUS_OK {
                 println!("Re-consent needed: run `jira-action oauth login`.");
                 std::process::exit(1);
             }

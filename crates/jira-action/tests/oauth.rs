@@ -16,10 +16,11 @@ use base64::Engine;
 use jira::{AccessibleResource, OAuthApp};
 use jira_action::app::{self, RunningServer};
 use jira_action::config::{AuthMode, Config};
+use jira_action::oauth::STATUS_RECONSENT;
 use jira_action::oauth::crypto::TokenCipher;
 use jira_action::oauth::login::{Prompt, login};
 use jira_action::oauth::{TokenError, TokenManager};
-use jira_action::store::{STATUS_RECONSENT, Store};
+use jira_action::store::Store;
 use jira_sim::{OAuthConfig, Sim, SimConfig, SimHandle, demo};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -282,7 +283,7 @@ fn key_base64() -> SecretString {
 
 /// The server in `oauth` mode on the connection `login` stored in `dir`.
 fn oauth_config(sim: &SimHandle, dir: &tempfile::TempDir) -> Config {
-    let mut config = common::test_config(sim);
+    let mut config = common::test_config(sim, dir.path());
     config.jira.auth = AuthMode::Oauth;
     // Nothing but the stored connection says where Jira is.
     config.jira.url = None;

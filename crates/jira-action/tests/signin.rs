@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::http::StatusCode;
 
 use common::TestApp;
-use jira_action::store::signin::{CodeRow, GrantRow, Refused, TokenKind};
+use jira_action::signin::rows::{CodeRow, GrantRow, Refused, TokenKind};
 use jira_action::store::{AuditFilter, Store};
 use jira_sim::demo;
 use serde_json::{Value, json};
@@ -620,7 +620,9 @@ async fn a_metadata_url_that_never_answers_is_refused_after_the_time_limit() {
 /// backends.
 #[tokio::test]
 async fn the_store_checks_tokens_against_the_time_it_is_given_sqlite() {
-    store_checks_tokens(Store::open("sqlite::memory:", 1).await.expect("store")).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = dir.path().join("store.db").display().to_string();
+    store_checks_tokens(Store::open(&url, 1).await.expect("store")).await;
 }
 
 #[tokio::test]
@@ -634,7 +636,7 @@ async fn the_store_checks_tokens_against_the_time_it_is_given_postgres() {
 async fn store_checks_tokens(store: Store) {
     // An OpenID Connect authorization keeps its nonce and PKCE verifier
     // until the callback, and not past its expiry.
-    let request = jira_action::store::signin::RequestRow {
+    let request = jira_action::signin::rows::RequestRow {
         id: "request-hash".into(),
         client_id: "client".into(),
         redirect_uri: CONFIGURED_REDIRECT.into(),
@@ -859,7 +861,8 @@ async fn starts_on_a_detected_data_center(
     })
     .await
     .expect("simulator starts");
-    let mut config = common::test_config(&sim);
+    let store_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = common::test_config(&sim, store_dir.path());
     config.jira.flavor = jira_action::config::FlavorSetting::Auto;
     let oauth = &mut config.mcp.oauth;
     oauth.enabled = true;

@@ -160,7 +160,7 @@ async fn two_servers_sharing_a_store_create_once(backend: Backend) {
         return;
     };
     let one = app_on(&store, |_| {}).await;
-    let mut config = test_config(&one.sim);
+    let mut config = test_config(&one.sim, store.dir.path());
     config.store.url = store.url.clone();
     let two = app::start(config).await.expect("second server starts");
     let two_base = format!("http://{}", two.addr);
@@ -328,7 +328,7 @@ async fn records_survive_a_restart(backend: Backend) {
         sim, server, http, ..
     } = app;
     server.shutdown().await.expect("stops");
-    let mut config = test_config(&sim);
+    let mut config = test_config(&sim, store.dir.path());
     config.store.url = store.url.clone();
     let server = app::start(config).await.expect("restarts");
     sim.sim.reset_calls();
@@ -726,7 +726,7 @@ fn killed_limits() -> (String, String) {
 /// The server that takes over from a killed one: in this process, with
 /// the killed one's limits and a clock the test moves past its lease.
 async fn after_the_kill(sim: &SimHandle, store: &StoreUrl) -> (app::RunningServer, TestClock) {
-    let mut config = test_config(sim);
+    let mut config = test_config(sim, store.dir.path());
     config.store.url = store.url.clone();
     config.limits.request_timeout_ms = KILLED_REQUEST_TIMEOUT_MS;
     config.jira.request_timeout_ms = 2_500;
@@ -843,4 +843,144 @@ fn start_binary(config: &Path) -> Server {
         .recv_timeout(Duration::from_secs(30))
         .expect("the binary listens");
     Server { child, base }
+}
+
+/// The migrations as earlier versions applied them: sqlx's migrator, fed
+/// by hand with these descriptions, on both backends.
+const OLD_MIGRATIONS: [(i64, &str, &str); 7] = [
+    (1, "store", include_str!("../migrations/0001_store.sql")),
+    (2, "oauth", include_str!("../migrations/0002_oauth.sql")),
+    (
+        3,
+        "front_doors",
+        include_str!("../migrations/0003_front_doors.sql"),
+    ),
+    (
+        4,
+        "refusal_counts",
+        include_str!("../migrations/0004_refusal_counts.sql"),
+    ),
+    (5, "settle", include_str!("../migrations/0005_settle.sql")),
+    (6, "signin", include_str!("../migrations/0006_signin.sql")),
+    (
+        7,
+        "signin_oidc",
+        include_str!("../migrations/0007_signin_oidc.sql"),
+    ),
+];
+
+fn old_migration(
+    (version, description, sql): (i64, &'static str, &'static str),
+) -> sqlx::migrate::Migration {
+    sqlx::migrate::Migration::new(
+        version,
+        std::borrow::Cow::Borrowed(description),
+        sqlx::migrate::MigrationType::Simple,
+        std::borrow::Cow::Borrowed(sql),
+        false,
+    )
+}
+
+/// A record an earlier version wrote.
+const OLD_RECORD: &str = "INSERT INTO audit (id, at, request_id, signature, outcome, status, \
+     jira_calls, latency_ms) VALUES ('old', 1, 'r', 'verified', 'created', 200, 1, 5)";
+
+/// Opens a store an earlier version left and checks it kept its record and
+/// gained the tables of the migrations it lacked.
+async fn opens_with_its_record(url: &str) {
+    let store = Store::open(url, 1).await.expect("an old store opens");
+    let ids: Vec<String> = store
+        .audit(&AuditFilter::default())
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["old"]);
+    assert!(
+        store
+            .signin_grants()
+            .await
+            .expect("signin tables")
+            .is_empty(),
+        "the missing migrations ran"
+    );
+    store.close().await;
+}
+
+/// An SQLite file migrated by sqlx (its history in `_sqlx_migrations`,
+/// `user_version` 0) opens: fully migrated, or part way (the rest runs).
+#[tokio::test]
+async fn an_sqlite_store_migrated_by_sqlx_opens() {
+    for applied in [5, 7] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        {
+            let db = rusqlite::Connection::open(&path).expect("creates");
+            // The history table as sqlx-sqlite 0.8 creates it.
+            db.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE _sqlx_migrations (
+                     version BIGINT PRIMARY KEY,
+                     description TEXT NOT NULL,
+                     installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                     success BOOLEAN NOT NULL,
+                     checksum BLOB NOT NULL,
+                     execution_time BIGINT NOT NULL
+                 );",
+            )
+            .expect("history");
+            for old in &OLD_MIGRATIONS[..applied] {
+                let migration = old_migration(*old);
+                db.execute_batch(&migration.sql).expect("migrates");
+                db.execute(
+                    "INSERT INTO _sqlx_migrations \
+                     (version, description, success, checksum, execution_time) \
+                     VALUES (?1, ?2, TRUE, ?3, 0)",
+                    rusqlite::params![
+                        migration.version,
+                        migration.description.as_ref(),
+                        migration.checksum.as_ref()
+                    ],
+                )
+                .expect("recorded");
+            }
+            db.execute(OLD_RECORD, []).expect("old record");
+        }
+        opens_with_its_record(path.to_str().expect("utf-8")).await;
+        let db = rusqlite::Connection::open(&path).expect("opens");
+        let version: i64 = db
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .expect("user_version");
+        assert_eq!(version, 7, "applied {applied} by sqlx");
+    }
+}
+
+/// A PostgreSQL database migrated by the hand-fed migrator of earlier
+/// versions opens with `sqlx::migrate!`: same table, same checksums.
+#[tokio::test]
+async fn a_postgres_store_migrated_by_the_old_migrator_opens() {
+    for applied in [5, 7] {
+        let Some(url) = postgres::fresh_database().await else {
+            return;
+        };
+        let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+        let old = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(
+                OLD_MIGRATIONS[..applied]
+                    .iter()
+                    .copied()
+                    .map(old_migration)
+                    .collect(),
+            ),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        old.run(&pool).await.expect("the old migrator runs");
+        sqlx::query(OLD_RECORD)
+            .execute(&pool)
+            .await
+            .expect("old record");
+        pool.close().await;
+        opens_with_its_record(&url).await;
+    }
 }

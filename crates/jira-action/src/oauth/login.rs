@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use super::crypto::TokenCipher;
-use crate::store::{OAuthRow, STATUS_OK, Store, now_ms};
+use crate::oauth::{OAuthRow, STATUS_OK};
+use crate::store::{Store, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {

@@ -11,6 +11,7 @@
 
 pub mod crypto;
 pub mod login;
+mod row;
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +20,9 @@ use std::time::Duration;
 use jira::{OAuthApp, OAuthError};
 use secrecy::SecretString;
 
-use crate::store::{Clock, OAuthRow, STATUS_RECONSENT, Store, StoreError};
+use crate::store::{Clock, Store, StoreError};
 use crypto::{CryptoError, TokenCipher};
+pub use row::{OAuthRow, STATUS_OK, STATUS_RECONSENT};
 
 /// How long a refresh lease lasts: longer than one token request takes.
 const LEASE: Duration = Duration::from_secs(30);

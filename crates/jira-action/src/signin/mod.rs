@@ -13,7 +13,7 @@
 //! email), and sees the consent page; Allow redirects to the client with
 //! a code, which `/oauth/token` exchanges for an access token (1 hour by
 //! default) and a rotating refresh token. Codes and tokens are stored
-//! hashed (`store::signin`), so every process sharing the store accepts
+//! hashed (`rows.rs`, `store::signin`), so every process sharing the store accepts
 //! and revokes them at once.
 
 pub mod address;
@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod oidc;
 pub mod pages;
 pub mod redirect;
+pub mod rows;
 pub mod secret;
 pub mod upstream;
 
@@ -39,8 +40,8 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::config::{McpOAuthConfig, Upstream};
-use crate::store::signin::{ClientRow, CodeRow, GrantRow, Refused, RequestRow, TokenKind};
 use oidc::Oidc;
+use rows::{ClientRow, CodeRow, GrantRow, Refused, RequestRow, TokenKind};
 use upstream::Atlassian;
 
 /// The cookie that ties the consent form to the browser that signed in.

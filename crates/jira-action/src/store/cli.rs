@@ -1,7 +1,7 @@
 //! `jira-action audit` and `jira-action backup`: the store, from the shell.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -37,10 +37,13 @@ impl StoreArgs {
     /// rather than a new empty store.
     pub async fn open(&self) -> anyhow::Result<Store> {
         let url = self.url()?;
-        if let Location::SqliteFile(path) = Location::parse(&url)?
-            && !Path::new(&path).exists()
+        if let Location::Sqlite(path) = Location::parse(&url)?
+            && !path.exists()
         {
-            bail!("no store at {path} (give --store-url or --config)");
+            bail!(
+                "no store at {} (give --store-url or --config)",
+                path.display()
+            );
         }
         Store::open(&url, 2)
             .await

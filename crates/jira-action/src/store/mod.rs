@@ -1,28 +1,29 @@
-//! Durable state: idempotency claims and the audit trail.
+//! Durable state: idempotency claims, the audit trail, the OAuth connection
+//! and sign-in.
 //!
-//! One interface, two databases over sqlx: SQLite (the default, a local
-//! file in WAL mode) and PostgreSQL (shared by several jira-action
-//! processes, which is how the guarantees hold across machines). Queries are
-//! checked at run time (no database exists at build time) and written in
-//! the SQL both dialects share: `$n` placeholders, `INSERT .. ON CONFLICT DO
-//! NOTHING`, TEXT and BIGINT columns, times as Unix milliseconds. The one
-//! migration set in `migrations/` is embedded and run at start-up.
+//! One interface, [`Store`], with one driver per backend: SQLite through
+//! rusqlite (`sqlite/`: the default, a local file in WAL mode, written by
+//! one group-commit writer) and PostgreSQL through sqlx (`postgres.rs`:
+//! shared by several jira-action processes, which is how the guarantees
+//! hold across machines). The SQL of each operation is written once per
+//! backend; what is not SQL (the idempotency decision, the single-use rules
+//! of sign-in, the audit filter) lives here, once. Times are Unix
+//! milliseconds in BIGINT columns; the one migration set in `migrations/`
+//! is embedded and run at start-up by each driver's own migrator.
 
 pub mod cli;
-mod writer;
+pub mod postgres;
+mod signin;
+pub mod sqlite;
 
-use std::borrow::Cow;
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+
+use crate::oauth::OAuthRow;
+use postgres::Postgres;
+use sqlite::Sqlite;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,66 +41,23 @@ pub enum StoreError {
     Io(String),
 }
 
-/// The migrations, embedded so the binary needs no files beside it. An
-/// applied migration is never edited (its checksum is recorded): a schema
-/// change is a new file and a new entry here.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "store", include_str!("../../migrations/0001_store.sql")),
-    (2, "oauth", include_str!("../../migrations/0002_oauth.sql")),
-    (
-        3,
-        "front_doors",
-        include_str!("../../migrations/0003_front_doors.sql"),
-    ),
-    (
-        4,
-        "refusal_counts",
-        include_str!("../../migrations/0004_refusal_counts.sql"),
-    ),
-    (
-        5,
-        "settle",
-        include_str!("../../migrations/0005_settle.sql"),
-    ),
-    (
-        6,
-        "signin",
-        include_str!("../../migrations/0006_signin.sql"),
-    ),
-    (
-        7,
-        "signin_oidc",
-        include_str!("../../migrations/0007_signin_oidc.sql"),
-    ),
-];
-
-/// A pool of connections to the configured database; an SQLite file also
-/// has its single writer (see `writer.rs`), through which every request's
-/// claim, claim end and audit record go.
+/// The configured database.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool, Option<Writer>),
-    Postgres(PgPool),
+    Sqlite(Sqlite),
+    Postgres(Postgres),
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool the store has; each arm
-/// is type-checked against its own database.
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
+/// Calls the same method on whichever backend the store has.
+macro_rules! dispatch {
+    ($store:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
         match $store {
-            Store::Sqlite($pool, _) => $body,
-            Store::Postgres($pool) => $body,
+            Store::Sqlite(backend) => backend.$method($($arg),*).await,
+            Store::Postgres(backend) => backend.$method($($arg),*).await,
         }
     };
 }
-
-use writer::OwnedClaim;
-pub use writer::Writer;
-
-mod oauth;
-pub use oauth::{OAuthRow, STATUS_OK, STATUS_RECONSENT};
-
-pub mod signin;
+use dispatch;
 
 /// What a request learns when it tries to claim its identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,14 +107,28 @@ pub struct ClaimRequest<'a> {
     pub now_ms: i64,
 }
 
+impl ClaimRequest<'_> {
+    /// Until when a claimed row blocks others.
+    fn lease_until(&self) -> i64 {
+        self.now_ms.saturating_add(millis(self.lease))
+    }
+
+    /// The end of the claim's idempotency window.
+    fn expires_at(&self) -> i64 {
+        self.now_ms.saturating_add(millis(self.window))
+    }
+}
+
 /// One request to `POST /create_issue`, as the audit trail keeps it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct AuditRecord {
     pub id: String,
     /// Unix milliseconds.
     #[serde(skip)]
+    #[sqlx(rename = "at")]
     pub at_ms: i64,
     /// RFC 3339, for people and `--format json|csv`.
+    #[sqlx(skip)]
     pub at: String,
     pub request_id: String,
     pub caller: Option<String>,
@@ -168,6 +140,7 @@ pub struct AuditRecord {
     pub issue_type: Option<String>,
     pub summary: Option<String>,
     pub description: Option<String>,
+    #[sqlx(try_from = "String")]
     pub outcome: Outcome,
     pub status: i64,
     pub issue_key: Option<String>,
@@ -186,6 +159,11 @@ pub struct AuditRecord {
     /// A summary record: why those calls were refused.
     pub reason: Option<String>,
 }
+
+/// The columns of `audit`, in [`AuditRecord`]'s order.
+const AUDIT_COLUMNS: &str = "id, at, request_id, caller, signature, idempotency_key, reporter, \
+    assignee, project, issue_type, summary, description, outcome, status, issue_key, issue_url, \
+    error, jira_calls, latency_ms, front_door, client, operation, count, reason";
 
 /// How a request ended, as the audit trail keeps it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -218,6 +196,13 @@ impl Outcome {
     }
 }
 
+/// The stored form, as a row type reads it (see [`Outcome::parse`]).
+impl From<String> for Outcome {
+    fn from(stored: String) -> Outcome {
+        Outcome::parse(&stored)
+    }
+}
+
 /// So that a record's outcome compares with its stored spelling.
 impl PartialEq<&str> for Outcome {
     fn eq(&self, other: &&str) -> bool {
@@ -238,6 +223,30 @@ pub struct AuditFilter {
     pub since_ms: i64,
     pub caller: Option<String>,
     pub limit: i64,
+}
+
+impl AuditFilter {
+    /// The query, with parameters `{p}1` (since), `{p}2` (limit) and, when
+    /// filtered by caller, `{p}3` (see [`AuditFilter::caller`]): `p` is the
+    /// backend's placeholder sigil (`?` for SQLite, `$` for PostgreSQL).
+    fn sql(&self, p: char) -> String {
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE at >= {p}1");
+        if self.caller.is_some() {
+            sql.push_str(&format!(" AND caller = {p}3"));
+        }
+        sql.push_str(&format!(" ORDER BY at, id LIMIT {p}2"));
+        sql
+    }
+
+    /// Callers are stored lowercased.
+    fn caller(&self) -> Option<String> {
+        self.caller.as_deref().map(str::to_lowercase)
+    }
+
+    /// 0 (or less) is no limit.
+    fn limit(&self) -> i64 {
+        if self.limit > 0 { self.limit } else { i64::MAX }
+    }
 }
 
 /// Where "now" comes from (Unix milliseconds): [`now_ms`] in service,
@@ -265,15 +274,17 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// `postgres://` and `postgresql://` are PostgreSQL; `sqlite:` URLs and
-/// plain paths are SQLite files (created if missing); `sqlite::memory:` is
-/// a private in-memory database (tests).
+/// Said when `store.url` names an in-memory database: every write goes
+/// through the file's single writer, and a store that vanishes with the
+/// process would forget the claims it exists to keep.
+const IN_MEMORY: &str = "an in-memory SQLite store is not supported: give a file path";
+
+/// `postgres://` and `postgresql://` are PostgreSQL; `sqlite://PATH`,
+/// `sqlite:PATH` and plain paths are SQLite files (created if missing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     Postgres(String),
-    SqliteUrl(String),
-    SqliteFile(String),
-    SqliteMemory,
+    Sqlite(PathBuf),
 }
 
 impl Location {
@@ -282,21 +293,26 @@ impl Location {
         if url.is_empty() {
             return Err(StoreError::InvalidUrl("empty".into()));
         }
-        Ok(
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                Location::Postgres(url.to_owned())
-            } else if url == "sqlite::memory:" || url == ":memory:" {
-                Location::SqliteMemory
-            } else if url.starts_with("sqlite:") {
-                Location::SqliteUrl(url.to_owned())
-            } else if url.contains("://") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(url.to_owned()));
+        }
+        let (path, query) = match url.strip_prefix("sqlite:") {
+            Some(rest) => {
+                let rest = rest.strip_prefix("//").unwrap_or(rest);
+                rest.split_once('?').unwrap_or((rest, ""))
+            }
+            None if url.contains("://") => {
                 return Err(StoreError::InvalidUrl(
                     "expected postgres://…, sqlite://… or a file path".into(),
                 ));
-            } else {
-                Location::SqliteFile(url.to_owned())
-            },
-        )
+            }
+            None => (url, ""),
+        };
+        let memory = query.split('&').any(|pair| pair == "mode=memory");
+        if path.is_empty() || path == ":memory:" || memory {
+            return Err(StoreError::InvalidUrl(IN_MEMORY.into()));
+        }
+        Ok(Location::Sqlite(PathBuf::from(path)))
     }
 }
 
@@ -304,84 +320,17 @@ impl Store {
     /// Connects (creating an SQLite file if missing) and runs the migrations.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let max_connections = max_connections.max(1);
-        let store = match Location::parse(url)? {
+        Ok(match Location::parse(url)? {
             Location::Postgres(url) => {
-                let options = PgConnectOptions::from_str(&url)
-                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(options)
-                    .await?;
-                Store::Postgres(pool)
+                Store::Postgres(Postgres::open(&url, max_connections).await?)
             }
-            Location::SqliteMemory => {
-                let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-                // One connection, kept forever: the database lives in it.
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(options)
-                    .await?;
-                Store::Sqlite(pool, None)
-            }
-            location => {
-                let options = match location {
-                    Location::SqliteUrl(url) => SqliteConnectOptions::from_str(&url)
-                        .map_err(|e| StoreError::InvalidUrl(e.to_string()))?,
-                    _ => SqliteConnectOptions::new().filename(url.trim()),
-                };
-                // WAL: readers never block the writer; NORMAL is durable
-                // across process crashes (only an OS crash may lose the
-                // last commits); writers queue on the busy timeout.
-                let options = options
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5));
-                let path = options.get_filename().to_owned();
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(options)
-                    .await?;
-                // The writer needs the tables: it starts after the migrations.
-                Store::Sqlite(pool.clone(), None).migrate().await?;
-                return Ok(Store::Sqlite(pool, Some(Writer::start(&path)?)));
-            }
-        };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Applies the embedded migrations; on PostgreSQL under an advisory
-    /// lock, so processes starting together do not race.
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let migrations: Vec<Migration> = MIGRATIONS
-            .iter()
-            .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(*sql),
-                    false,
-                )
-            })
-            .collect();
-        let migrator = Migrator {
-            migrations: Cow::Owned(migrations),
-            ..Migrator::DEFAULT
-        };
-        on_pool!(self, pool => migrator.run(pool).await?);
-        Ok(())
+            Location::Sqlite(path) => Store::Sqlite(Sqlite::open(&path, max_connections).await?),
+        })
     }
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Store::Sqlite(..) => "sqlite",
+            Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
@@ -389,79 +338,7 @@ impl Store {
     /// One attempt to claim an identity; never waits (the caller polls
     /// while the answer is `Pending`).
     pub async fn claim(&self, request: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
-        if let Store::Sqlite(_, Some(writer)) = self {
-            return writer
-                .claim(OwnedClaim {
-                    key: request.key.to_owned(),
-                    caller: request.caller.to_owned(),
-                    fingerprint: request.fingerprint.to_owned(),
-                    owner: request.owner.to_owned(),
-                    lease: request.lease,
-                    window: request.window,
-                    now_ms: request.now_ms,
-                })
-                .await;
-        }
-        // A row can vanish between the statements (finished and released,
-        // or purged); a few rounds settle it.
-        for _ in 0..4 {
-            let now = request.now_ms;
-            let lease_until = now.saturating_add(millis(request.lease));
-            let expires_at = now.saturating_add(millis(request.window));
-            let inserted = on_pool!(self, pool => sqlx::query(
-                "INSERT INTO idempotency \
-                 (key, caller, fingerprint, state, owner, lease_until, created_at, expires_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(request.key)
-            .bind(request.caller)
-            .bind(request.fingerprint)
-            .bind(request.owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await?
-            .rows_affected());
-            if inserted == 1 {
-                return Ok(Claim::Claimed { recovering: false });
-            }
-            let row = on_pool!(self, pool => sqlx::query(
-                "SELECT state, owner, fingerprint, lease_until, expires_at, status, answer, \
-                 settle_until FROM idempotency WHERE key = $1",
-            )
-            .bind(request.key)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| Existing::from_row(&row))
-            .transpose()?);
-            let Some(existing) = row else { continue };
-            let recovering = match decide(&existing, request.fingerprint, now) {
-                Decision::Answer(answer) => return Ok(answer),
-                Decision::TakeOver { recovering } => recovering,
-            };
-            let taken = on_pool!(self, pool => sqlx::query(
-                "UPDATE idempotency SET state = 'pending', owner = $3, fingerprint = $4, \
-                 lease_until = $5, created_at = $6, expires_at = $7, status = NULL, answer = NULL \
-                 WHERE key = $1 AND owner = $2 AND state = $8",
-            )
-            .bind(request.key)
-            .bind(&existing.owner)
-            .bind(request.owner)
-            .bind(request.fingerprint)
-            .bind(lease_until)
-            .bind(now)
-            .bind(expires_at)
-            .bind(&existing.state)
-            .execute(pool)
-            .await?
-            .rows_affected());
-            if taken == 1 {
-                return Ok(Claim::Claimed { recovering });
-            }
-        }
-        // Contended beyond reason: someone else is making progress.
-        Ok(Claim::Pending)
+        dispatch!(self, claim(request))
     }
 
     /// Ends a claim and writes the request's audit record, together.
@@ -474,88 +351,20 @@ impl Store {
         window: Duration,
         record: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        if let Store::Sqlite(_, Some(writer)) = self {
-            return writer
-                .finish(
-                    key.to_owned(),
-                    owner.to_owned(),
-                    finish.clone(),
-                    window,
-                    record.clone(),
-                )
-                .await;
-        }
-        let now = now_ms();
-        let held = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let query = match finish {
-                Finish::Done { status, answer } => sqlx::query(
-                    "UPDATE idempotency SET state = 'done', status = $3, answer = $4, \
-                     lease_until = $5, expires_at = $6 WHERE key = $1 AND owner = $2",
-                )
-                .bind(key)
-                .bind(owner)
-                .bind(i64::from(*status))
-                .bind(answer.as_str())
-                .bind(now)
-                .bind(now.saturating_add(millis(window))),
-                Finish::Uncertain { settle_until } => sqlx::query(
-                    "UPDATE idempotency SET state = 'uncertain', lease_until = $3, \
-                     settle_until = CASE WHEN settle_until > $4 THEN settle_until ELSE $4 END \
-                     WHERE key = $1 AND owner = $2",
-                )
-                .bind(key)
-                .bind(owner)
-                .bind(now)
-                .bind(*settle_until),
-                Finish::Release => {
-                    sqlx::query("DELETE FROM idempotency WHERE key = $1 AND owner = $2")
-                        .bind(key)
-                        .bind(owner)
-                }
-            };
-            let held = query.execute(&mut *tx).await?.rows_affected() == 1;
-            insert_audit(record).execute(&mut *tx).await?;
-            tx.commit().await?;
-            held
-        });
-        Ok(held)
+        dispatch!(self, finish(key, owner, finish, window, record))
     }
 
     /// Writes the audit record of a request that claimed nothing.
     pub async fn record(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        if let Store::Sqlite(_, Some(writer)) = self {
-            return writer.record(record.clone()).await;
-        }
-        on_pool!(self, pool => insert_audit(record).execute(pool).await.map(drop)?);
-        Ok(())
+        dispatch!(self, record(record))
     }
 
     /// Audit records, oldest first.
     pub async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE at >= $1");
-        if filter.caller.is_some() {
-            sql.push_str(" AND caller = $3");
+        let mut records = dispatch!(self, audit(filter))?;
+        for record in &mut records {
+            record.at = rfc3339(record.at_ms);
         }
-        sql.push_str(" ORDER BY at, id LIMIT $2");
-        let caller = filter.caller.as_deref().map(str::to_lowercase);
-        let limit = if filter.limit > 0 {
-            filter.limit
-        } else {
-            i64::MAX
-        };
-        let records = on_pool!(self, pool => {
-            let mut query = sqlx::query(&sql).bind(filter.since_ms).bind(limit);
-            if let Some(caller) = &caller {
-                query = query.bind(caller.as_str());
-            }
-            query
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(audit_from_row)
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
         Ok(records)
     }
 
@@ -565,51 +374,88 @@ impl Store {
     pub async fn purge(&self, retention: Duration) -> Result<(u64, u64), StoreError> {
         let now = now_ms();
         let cutoff = now.saturating_sub(millis(retention));
-        let counts = on_pool!(self, pool => {
-            let audit = sqlx::query("DELETE FROM audit WHERE at < $1")
-                .bind(cutoff)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            let idempotency =
-                sqlx::query("DELETE FROM idempotency WHERE expires_at < $1 AND lease_until < $1")
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-            (audit, idempotency)
-        });
-        Ok(counts)
+        dispatch!(self, purge(cutoff, now))
     }
 
     /// A consistent copy of an SQLite store, taken while it is in use.
     pub async fn backup(&self, path: &Path) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool, _) => {
-                let target = path
-                    .to_str()
-                    .ok_or(StoreError::Unsupported("the backup path is not UTF-8"))?;
-                sqlx::query("VACUUM INTO $1")
-                    .bind(target)
-                    .execute(pool)
-                    .await?;
-                Ok(())
-            }
+            Store::Sqlite(sqlite) => sqlite.backup(path).await,
             Store::Postgres(_) => Err(StoreError::Unsupported(
                 "the store is PostgreSQL: back it up with pg_dump (see the README), not jira-action backup",
             )),
         }
     }
 
-    /// Closes the pool (waits for connections in use to be returned) and
-    /// stops the writer once what is queued is written.
+    /// Closes the connections (waits for those in use) once what is queued
+    /// is written; later operations fail.
     pub async fn close(&self) {
-        if let Store::Sqlite(_, Some(writer)) = self {
-            writer.close().await;
-        }
-        on_pool!(self, pool => pool.close().await);
+        dispatch!(self, close())
+    }
+
+    pub async fn oauth_get(&self) -> Result<Option<OAuthRow>, StoreError> {
+        dispatch!(self, oauth_get())
+    }
+
+    /// Writes a new connection (after `oauth login`), replacing any other.
+    pub async fn oauth_put(&self, row: &OAuthRow) -> Result<(), StoreError> {
+        dispatch!(self, oauth_put(row))
+    }
+
+    /// Takes the refresh lease until `until_ms` unless another holder's is
+    /// still running at `now_ms` (the caller's clock). True when this
+    /// holder has it.
+    pub async fn oauth_try_lease(
+        &self,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, oauth_try_lease(holder, now_ms, until_ms))
+    }
+
+    /// Stores refreshed tokens and gives the lease back, in one statement,
+    /// only while `holder` still has the lease. False when it had lost it.
+    /// `refreshed_at_ms` is the caller's clock.
+    pub async fn oauth_store_refreshed(
+        &self,
+        holder: &str,
+        access_token: &str,
+        refresh_token: Option<&str>,
+        expires_at_ms: i64,
+        refreshed_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(
+            self,
+            oauth_store_refreshed(
+                holder,
+                access_token,
+                refresh_token,
+                expires_at_ms,
+                refreshed_at_ms
+            )
+        )
+    }
+
+    /// Marks `access_token` (sealed, as stored) expired at `now` (the
+    /// caller's clock), if it is still the stored one and not already
+    /// expired; says whether it was.
+    pub async fn oauth_expire(&self, access_token: &str, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, oauth_expire(access_token, now))
+    }
+
+    /// Ends the lease, recording `status` (e.g. re-consent needed).
+    pub async fn oauth_release(
+        &self,
+        holder: &str,
+        status: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, oauth_release(holder, status))
     }
 }
+
+/// The OAuth connection row's fixed id: one Jira connection per deployment.
+const OAUTH_ID: &str = "jira";
 
 /// What an existing idempotency row means for a new claim.
 enum Decision {
@@ -650,6 +496,7 @@ fn decide(existing: &Existing, fingerprint: &str, now: i64) -> Decision {
 }
 
 /// The columns of an existing idempotency row that decide a claim.
+#[derive(sqlx::FromRow)]
 struct Existing {
     state: String,
     owner: String,
@@ -662,106 +509,9 @@ struct Existing {
     settle_until: Option<i64>,
 }
 
-impl Existing {
-    fn from_row<R: Row>(row: &R) -> Result<Existing, sqlx::Error>
-    where
-        for<'r> &'r str: sqlx::ColumnIndex<R>,
-        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    {
-        Ok(Existing {
-            state: row.try_get("state")?,
-            owner: row.try_get("owner")?,
-            fingerprint: row.try_get("fingerprint")?,
-            lease_until: row.try_get("lease_until")?,
-            expires_at: row.try_get("expires_at")?,
-            status: row.try_get("status")?,
-            answer: row.try_get("answer")?,
-            settle_until: row.try_get("settle_until")?,
-        })
-    }
-}
-
-const AUDIT_COLUMNS: &str = "id, at, request_id, caller, signature, idempotency_key, reporter, \
-    assignee, project, issue_type, summary, description, outcome, status, issue_key, issue_url, \
-    error, jira_calls, latency_ms, front_door, client, operation, count, reason";
-
-fn insert_audit<'q, DB>(record: &'q AuditRecord) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
-where
-    DB: sqlx::Database,
-    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    sqlx::query(
-        "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
-         assignee, project, issue_type, summary, description, outcome, status, issue_key, \
-         issue_url, error, jira_calls, latency_ms, front_door, client, operation, count, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $24)",
-    )
-    .bind(record.id.clone())
-    .bind(record.at_ms)
-    .bind(record.request_id.clone())
-    .bind(record.caller.clone())
-    .bind(record.signature.clone())
-    .bind(record.idempotency_key.clone())
-    .bind(record.reporter.clone())
-    .bind(record.assignee.clone())
-    .bind(record.project.clone())
-    .bind(record.issue_type.clone())
-    .bind(record.summary.clone())
-    .bind(record.description.clone())
-    .bind(record.outcome.as_str().to_owned())
-    .bind(record.status)
-    .bind(record.issue_key.clone())
-    .bind(record.issue_url.clone())
-    .bind(record.error.clone())
-    .bind(record.jira_calls)
-    .bind(record.latency_ms)
-    .bind(record.front_door.clone())
-    .bind(record.client.clone())
-    .bind(record.operation.clone())
-    .bind(record.count)
-    .bind(record.reason.clone())
-}
-
-fn audit_from_row<R: Row>(row: &R) -> Result<AuditRecord, sqlx::Error>
-where
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let at_ms: i64 = row.try_get("at")?;
-    Ok(AuditRecord {
-        id: row.try_get("id")?,
-        at_ms,
-        at: rfc3339(at_ms),
-        request_id: row.try_get("request_id")?,
-        caller: row.try_get("caller")?,
-        signature: row.try_get("signature")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        reporter: row.try_get("reporter")?,
-        assignee: row.try_get("assignee")?,
-        project: row.try_get("project")?,
-        issue_type: row.try_get("issue_type")?,
-        summary: row.try_get("summary")?,
-        description: row.try_get("description")?,
-        outcome: Outcome::parse(&row.try_get::<String, _>("outcome")?),
-        status: row.try_get("status")?,
-        issue_key: row.try_get("issue_key")?,
-        issue_url: row.try_get("issue_url")?,
-        error: row.try_get("error")?,
-        jira_calls: row.try_get("jira_calls")?,
-        latency_ms: row.try_get("latency_ms")?,
-        front_door: row.try_get("front_door")?,
-        client: row.try_get("client")?,
-        operation: row.try_get("operation")?,
-        count: row.try_get("count")?,
-        reason: row.try_get("reason")?,
-    })
-}
+/// The columns [`Existing`] reads.
+const EXISTING_COLUMNS: &str =
+    "state, owner, fingerprint, lease_until, expires_at, status, answer, settle_until";
 
 #[cfg(test)]
 mod tests {
@@ -786,35 +536,50 @@ mod tests {
             Ok(Location::Postgres(_))
         ));
         assert_eq!(
-            Location::parse("sqlite::memory:").ok(),
-            Some(Location::SqliteMemory)
+            Location::parse("sqlite:///var/lib/x.db").ok(),
+            Some(Location::Sqlite("/var/lib/x.db".into()))
         );
-        assert!(matches!(
-            Location::parse("sqlite:///var/lib/x.db"),
-            Ok(Location::SqliteUrl(_))
-        ));
-        assert!(matches!(
-            Location::parse("data/x.db"),
-            Ok(Location::SqliteFile(_))
-        ));
+        assert_eq!(
+            Location::parse("sqlite://data/x.db?mode=rwc").ok(),
+            Some(Location::Sqlite("data/x.db".into()))
+        );
+        assert_eq!(
+            Location::parse("sqlite:x.db").ok(),
+            Some(Location::Sqlite("x.db".into()))
+        );
+        assert_eq!(
+            Location::parse("data/x.db").ok(),
+            Some(Location::Sqlite("data/x.db".into()))
+        );
         assert!(Location::parse("mysql://h/db").is_err());
         assert!(Location::parse(" ").is_err());
     }
 
-    /// The stores under test: in memory (through the pool) and a file
-    /// (through the single writer); the directory must outlive the store.
+    /// Every write goes through the file's writer: there is no in-memory
+    /// store, and saying so names the fix.
+    #[test]
+    fn an_in_memory_store_is_refused() {
+        for url in [
+            "sqlite::memory:",
+            ":memory:",
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory",
+        ] {
+            let refused = Location::parse(url).expect_err(url).to_string();
+            assert!(refused.contains(IN_MEMORY), "{url}: {refused}");
+        }
+    }
+
+    /// The store under test: a file (through the single writer); the
+    /// directory must outlive the store.
     async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("store.db");
         let file = Store::open(path.to_str().expect("utf-8"), 2)
             .await
             .expect("opens");
-        assert!(
-            matches!(file, Store::Sqlite(_, Some(_))),
-            "a file has a writer"
-        );
-        let memory = Store::open("sqlite::memory:", 1).await.expect("opens");
-        vec![(memory, None), (file, Some(dir))]
+        assert!(matches!(file, Store::Sqlite(_)), "a file is SQLite");
+        vec![(file, Some(dir))]
     }
 
     #[tokio::test]
@@ -880,8 +645,8 @@ mod tests {
     /// A checkpointer's round now, as its timer would run one.
     async fn checkpoint_now(store: &Store) {
         match store {
-            Store::Sqlite(_, Some(writer)) => writer.checkpoint_now().await,
-            _ => panic!("not a SQLite file store"),
+            Store::Sqlite(sqlite) => sqlite.checkpoint_now().await,
+            Store::Postgres(_) => panic!("not a SQLite store"),
         }
     }
 

@@ -80,6 +80,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The server's "now": move it to pass windows, leases and expiries.
     pub clock: TestClock,
+    /// Where the server's store file lives, for as long as the app does.
+    pub store_dir: tempfile::TempDir,
 }
 
 /// The server's clock in tests: the real one, plus however far the test
@@ -127,7 +129,8 @@ pub async fn spawn_app_with_exact_sim(
     change: impl FnOnce(&mut Config, &SimHandle),
 ) -> TestApp {
     let sim = Sim::spawn(sim_config).await.expect("simulator starts");
-    let mut config = test_config(&sim);
+    let store_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&sim, store_dir.path());
     change(&mut config, &sim);
     config.validate().expect("valid test configuration");
     let clock = TestClock::default();
@@ -140,6 +143,7 @@ pub async fn spawn_app_with_exact_sim(
         server,
         http: reqwest::Client::new(),
         clock,
+        store_dir,
     }
 }
 
@@ -158,7 +162,9 @@ pub async fn spawn_signed_app() -> (TestApp, tempfile::NamedTempFile) {
     (app, key)
 }
 
-pub fn test_config(sim: &SimHandle) -> Config {
+/// The test server's configuration against `sim`, its store a file in
+/// `store_dir` (written through the production writer, as in service).
+pub fn test_config(sim: &SimHandle, store_dir: &std::path::Path) -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..Config::default()
@@ -179,8 +185,8 @@ pub fn test_config(sim: &SimHandle) -> Config {
     config.jira.retry_budget_ms = 3_000;
     // Signatures have tests of their own (signatures.rs).
     config.glean.allow_unsigned = true;
-    // A private store per server; the store's own tests use files and PostgreSQL.
-    config.store.url = "sqlite::memory:".into();
+    // A private store per server; the store's own tests also run on PostgreSQL.
+    config.store.url = store_dir.join("store.db").display().to_string();
     config
 }
 

@@ -1,6 +1,6 @@
 //! The SQLite store's single writer: one connection that applies claims,
-//! claim ends and audit records in batches, one transaction per batch
-//! (group commit).
+//! claim ends and audit records (and, as boxed jobs, every other write) in
+//! batches, one transaction per batch (group commit).
 //!
 //! Why: SQLite has one writer at a time anyway. Several pooled connections
 //! writing at once only meet `SQLITE_BUSY` and sleep in SQLite's busy
@@ -41,7 +41,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{AuditRecord, Claim, Decision, Existing, Finish, StoreError, decide, millis, now_ms};
+use crate::store::{
+    AuditRecord, Claim, Decision, EXISTING_COLUMNS, Existing, Finish, StoreError, decide, millis,
+    now_ms,
+};
 
 /// How long a write waits for another process holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -66,12 +69,11 @@ pub(super) struct OwnedClaim {
     pub caller: String,
     pub fingerprint: String,
     pub owner: String,
-    pub lease: Duration,
-    pub window: Duration,
+    pub lease_until: i64,
+    pub expires_at: i64,
     pub now_ms: i64,
 }
 
-#[derive(Debug)]
 enum Op {
     Claim(OwnedClaim, oneshot::Sender<Result<Claim, StoreError>>),
     Finish {
@@ -83,6 +85,58 @@ enum Op {
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     Record(AuditRecord, oneshot::Sender<Result<(), StoreError>>),
+    /// Any other write: rarer, so boxed.
+    Job(Box<dyn Job>),
+}
+
+/// A write that is none of the batched operations, run in its own
+/// savepoint like them.
+trait Job: Send {
+    fn run(self: Box<Self>, connection: &mut Connection) -> Answer;
+    /// Answered "closed" without running (see [`Answer::unapplied`]).
+    fn unapplied(self: Box<Self>) -> Answer;
+}
+
+struct TypedJob<T, F> {
+    work: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, connection: &mut Connection) -> Answer {
+        let TypedJob { work, reply } = *self;
+        Answer::Job(Box::new(JobAnswer(reply, in_savepoint(connection, work))))
+    }
+
+    fn unapplied(self: Box<Self>) -> Answer {
+        Answer::Job(Box::new(JobAnswer(self.reply, Err(closed()))))
+    }
+}
+
+/// A job's answer, held until its batch commits.
+trait Reply: Send {
+    fn send(self: Box<Self>);
+    fn fail(self: Box<Self>, err: &StoreError);
+}
+
+struct JobAnswer<T>(
+    oneshot::Sender<Result<T, StoreError>>,
+    Result<T, StoreError>,
+);
+
+impl<T: Send> Reply for JobAnswer<T> {
+    fn send(self: Box<Self>) {
+        let JobAnswer(reply, result) = *self;
+        drop(reply.send(result));
+    }
+
+    fn fail(self: Box<Self>, err: &StoreError) {
+        drop(self.0.send(Err(StoreError::Sqlite(err.to_string()))));
+    }
 }
 
 /// The writer's handle; clones share the one connection.
@@ -110,13 +164,13 @@ struct Shared {
 /// is answered when it is done: tests need not wait for the timer.
 struct CheckpointNow(std::sync::mpsc::Sender<()>);
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another holder left nothing half-done that matters here:
     // the connection rolls back an unfinished transaction on its next use.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn closed() -> StoreError {
+pub(super) fn closed() -> StoreError {
     StoreError::Unsupported("the store is closed")
 }
 
@@ -125,7 +179,7 @@ impl Writer {
     /// checkpointer's thread.
     pub(super) fn start(path: &Path) -> Result<Writer, StoreError> {
         let connection = Connection::open(path).map_err(sqlite_error)?;
-        // The journal mode is the file's (set by the pool); synchronous is
+        // The journal mode is the file's (set at open); synchronous is
         // per connection: NORMAL under WAL survives a process crash.
         connection
             .pragma_update(None, "synchronous", "NORMAL")
@@ -198,6 +252,17 @@ impl Writer {
 
     pub(super) async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
         self.call(|reply| Op::Record(record, reply)).await
+    }
+
+    /// Runs `work` in the next batch, in a savepoint of its own; answered
+    /// once the batch has committed.
+    pub(super) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.call(|reply| Op::Job(Box::new(TypedJob { work, reply })))
+            .await
     }
 
     /// Runs a checkpoint round now, on the checkpointer's thread, and
@@ -303,7 +368,7 @@ fn apply_and_answer(connection: &mut Connection, batch: Vec<Op>) {
     }
 }
 
-fn sqlite_error(err: rusqlite::Error) -> StoreError {
+pub(super) fn sqlite_error(err: rusqlite::Error) -> StoreError {
     StoreError::Sqlite(err.to_string())
 }
 
@@ -321,6 +386,7 @@ enum Answer {
         oneshot::Sender<Result<(), StoreError>>,
         Result<(), StoreError>,
     ),
+    Job(Box<dyn Reply>),
 }
 
 impl Answer {
@@ -330,6 +396,7 @@ impl Answer {
             Answer::Claim(reply, result) => drop(reply.send(result)),
             Answer::Held(reply, result) => drop(reply.send(result)),
             Answer::Recorded(reply, result) => drop(reply.send(result)),
+            Answer::Job(reply) => reply.send(),
         }
     }
 
@@ -340,6 +407,7 @@ impl Answer {
             Op::Claim(_, reply) => Answer::Claim(reply, Err(closed())),
             Op::Finish { reply, .. } => Answer::Held(reply, Err(closed())),
             Op::Record(_, reply) => Answer::Recorded(reply, Err(closed())),
+            Op::Job(job) => job.unapplied(),
         }
     }
 
@@ -350,6 +418,7 @@ impl Answer {
             Answer::Claim(reply, _) => drop(reply.send(Err(err()))),
             Answer::Held(reply, _) => drop(reply.send(Err(err()))),
             Answer::Recorded(reply, _) => drop(reply.send(Err(err()))),
+            Answer::Job(reply) => reply.fail(&err()),
         }
     }
 }
@@ -454,6 +523,7 @@ fn apply(
                 reply,
                 in_savepoint(connection, |tx| insert_audit(tx, &record).map(drop)),
             ),
+            Op::Job(job) => job.run(connection),
         };
         answers.push(answer);
     }
@@ -506,14 +576,11 @@ fn in_savepoint<T>(
 }
 
 fn claim_in(tx: &Connection, claim: &OwnedClaim) -> rusqlite::Result<Claim> {
-    let now = claim.now_ms;
-    let lease_until = now.saturating_add(millis(claim.lease));
-    let expires_at = now.saturating_add(millis(claim.window));
+    let (now, lease_until, expires_at) = (claim.now_ms, claim.lease_until, claim.expires_at);
     let existing = tx
-        .prepare_cached(
-            "SELECT state, owner, fingerprint, lease_until, expires_at, status, answer, \
-             settle_until FROM idempotency WHERE key = ?1",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {EXISTING_COLUMNS} FROM idempotency WHERE key = ?1"
+        ))?
         .query_row(params![claim.key], |row| {
             Ok(Existing {
                 state: row.get(0)?,
@@ -604,7 +671,7 @@ fn finish_in(
     Ok(changed == 1)
 }
 
-fn insert_audit(tx: &Connection, r: &AuditRecord) -> rusqlite::Result<usize> {
+pub(super) fn insert_audit(tx: &Connection, r: &AuditRecord) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "INSERT INTO audit (id, at, request_id, caller, signature, idempotency_key, reporter, \
          assignee, project, issue_type, summary, description, outcome, status, issue_key, \
