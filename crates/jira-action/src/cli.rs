@@ -81,9 +81,9 @@ enum Command {
     /// non-zero when any check fails.
     Doctor(Box<DoctorArgs>),
     /// Print the audit trail: who filed what, when, through the assistant.
-    Audit(Box<crate::store::cli::AuditArgs>),
+    Audit(Box<crate::audit::cli::AuditArgs>),
     /// Write a consistent copy of an SQLite store, also while it is in use.
-    Backup(Box<crate::store::cli::BackupArgs>),
+    Backup(Box<crate::audit::cli::BackupArgs>),
     /// The server's own OAuth 2.0 (3LO) connection to Jira (`auth = oauth`).
     #[command(subcommand)]
     Oauth(OAuthCommand),
@@ -405,8 +405,8 @@ pub fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Audit(args) => store_runtime()?.block_on(crate::store::cli::audit(*args)),
-        Command::Backup(args) => store_runtime()?.block_on(crate::store::cli::backup(*args)),
+        Command::Audit(args) => store_runtime()?.block_on(crate::audit::cli::audit(*args)),
+        Command::Backup(args) => store_runtime()?.block_on(crate::audit::cli::backup(*args)),
         Command::Oauth(command) => {
             init_logging();
             store_runtime()?.block_on(oauth(command))

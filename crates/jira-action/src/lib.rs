@@ -5,6 +5,7 @@
 //! with [`app::start`] on a random port and talk to it over HTTP.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod doctor;

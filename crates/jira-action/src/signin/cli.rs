@@ -4,7 +4,7 @@
 
 use anyhow::bail;
 
-use crate::store::cli::StoreArgs;
+use crate::audit::cli::StoreArgs;
 use crate::store::{now_ms, rfc3339};
 
 #[derive(Debug, clap::Subcommand)]

@@ -11,7 +11,6 @@
 //! milliseconds in BIGINT columns; the one migration set in `migrations/`
 //! is embedded and run at start-up by each driver's own migrator.
 
-pub mod cli;
 pub mod postgres;
 mod signin;
 pub mod sqlite;

@@ -6,8 +6,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 
-use super::{AuditFilter, AuditRecord, Location, Store, now_ms};
 use crate::config::Config;
+use crate::store::{AuditFilter, AuditRecord, Location, Store, now_ms};
 
 /// Which store: `--store-url`, else the config file's `store.url`, else the
 /// default.
