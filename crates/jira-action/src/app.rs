@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::config::{AuthMode, Config, FlavorSetting};
+use crate::config::{AuthMode, Config, FlavorSetting, JiraCredentials};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi};
 use crate::health::Readiness;
@@ -103,7 +103,7 @@ impl AppState {
             openapi_yaml: openapi::yaml(&openapi)
                 .context("cannot write the OpenAPI document as YAML")?,
             openapi,
-            manifest: manifest::document(public_url, config.jira.auth),
+            manifest: manifest::document(public_url, config.jira.auth()),
             jira,
             config,
             store,
@@ -154,8 +154,8 @@ pub fn jira_client_observed(
     tokens: Option<&TokenManager>,
 ) -> anyhow::Result<JiraClient> {
     let jira = &config.jira;
-    let mut client_config = match (jira.auth, tokens) {
-        (AuthMode::Oauth, Some(tokens)) => {
+    let mut client_config = match (&jira.credentials, tokens) {
+        (JiraCredentials::Oauth, Some(tokens)) => {
             let mut client_config = ClientConfig::new(ApiBase::Gateway {
                 api_url: config.oauth.api_url.clone(),
                 cloud_id: tokens.cloud_id.clone(),
@@ -166,9 +166,13 @@ pub fn jira_client_observed(
             );
             client_config
         }
-        (AuthMode::Oauth, None) => anyhow::bail!("auth = oauth without an OAuth connection"),
+        (JiraCredentials::Oauth, None) => anyhow::bail!("auth = oauth without an OAuth connection"),
         _ => {
-            let url = jira.url.clone().context("jira.url is not set")?;
+            // Not required when the file is read: `--sandbox` sets it later.
+            let url = jira
+                .url
+                .clone()
+                .context("jira.url is required outside the sandbox: set it in the file or JIRA_ACTION_JIRA_URL (--jira-url)")?;
             let mut client_config = ClientConfig::new(api_base(&url, jira.discover_cloud_id)?);
             client_config.site_url = jira.site_url.clone();
             client_config
@@ -186,40 +190,21 @@ pub fn jira_client_observed(
     // a client built before that (detection itself) speaks Cloud's v3
     // only where nothing depends on it.
     client_config.flavor = flavor_of(config);
-    Ok(JiraClient::new(client_config, server_auth(config)?)?)
+    Ok(JiraClient::new(
+        client_config,
+        jira.credentials.client_auth(),
+    )?)
 }
 
 /// The flavour a configuration names: the fixed one, Cloud for OAuth
 /// (Atlassian's gateway is Cloud only), else Cloud until detected.
 pub fn flavor_of(config: &Config) -> Flavor {
-    match (config.jira.auth, config.jira.flavor.fixed()) {
+    match (config.jira.auth(), config.jira.flavor.fixed()) {
         (AuthMode::Oauth, _) => Flavor::Cloud,
         (AuthMode::Pat | AuthMode::Password, None) => Flavor::DataCenter,
         (_, Some(flavor)) => flavor,
         (_, None) => Flavor::Cloud,
     }
-}
-
-/// The server's own credential for its mode (none where each call brings
-/// or is given its own).
-fn server_auth(config: &Config) -> anyhow::Result<Auth> {
-    let jira = &config.jira;
-    Ok(match jira.auth {
-        // The token is set per call (see `TokenManager::access_token`).
-        AuthMode::Passthrough | AuthMode::Oauth => Auth::None,
-        AuthMode::ApiToken => Auth::Basic {
-            email: jira.email.clone().context("jira.email is not set")?,
-            token: jira
-                .api_token
-                .clone()
-                .context("jira.api_token is not set")?,
-        },
-        AuthMode::Pat => Auth::Bearer(jira.pat.clone().context("jira.pat is not set")?),
-        AuthMode::Password => Auth::Basic {
-            email: jira.username.clone().context("jira.username is not set")?,
-            token: jira.password.clone().context("jira.password is not set")?,
-        },
-    })
 }
 
 /// Settles `jira.flavor = "auto"`: asks `GET /rest/api/2/serverInfo` once
@@ -231,7 +216,7 @@ pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<(Flavor, Stri
     // OAuth reaches Cloud only (through Atlassian's gateway). PAT and
     // password name Data Center too, but are still checked against the
     // Jira, so that a PAT configured for a Cloud site stops the start.
-    if config.jira.flavor != FlavorSetting::Auto || config.jira.auth == AuthMode::Oauth {
+    if config.jira.flavor != FlavorSetting::Auto || config.jira.auth() == AuthMode::Oauth {
         let flavor = flavor_of(config);
         tracing::info!(flavor = %flavor, "Jira flavour (configured)");
         config.jira.flavor = setting(flavor);
@@ -251,12 +236,12 @@ pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<(Flavor, Stri
         "Jira flavour (detected from serverInfo)"
     );
     if flavor == Flavor::Cloud
-        && config.jira.auth.is_static_server_credential()
-        && config.jira.auth != AuthMode::ApiToken
+        && config.jira.auth().is_static_server_credential()
+        && config.jira.auth() != AuthMode::ApiToken
     {
         anyhow::bail!("this Jira is Cloud: auth = pat or password is for Data Center and Server");
     }
-    if flavor == Flavor::DataCenter && config.jira.auth == AuthMode::ApiToken {
+    if flavor == Flavor::DataCenter && config.jira.auth() == AuthMode::ApiToken {
         anyhow::bail!(
             "this Jira is Data Center or Server (serverInfo says {}): use auth = pat, password or passthrough",
             info.deployment_type
@@ -438,8 +423,8 @@ async fn open_with_clock(
         Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
         Duration::from_secs(config.audit.purge_interval_secs.max(1)),
     ));
-    let tokens = match config.jira.auth {
-        AuthMode::Oauth => Some(Arc::new(
+    let tokens = match config.jira.credentials {
+        JiraCredentials::Oauth => Some(Arc::new(
             open_oauth(&config, &store, Arc::clone(&clock)).await?,
         )),
         _ => None,

@@ -546,52 +546,200 @@ impl<const N: usize> From<[&str; N]> for ProjectAllowList {
     }
 }
 
+/// `[jira]`, typed: the server's credential is one [`JiraCredentials`],
+/// built when the file is read, so a missing one stops the start there
+/// and nothing later asks whether a field is set.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "JiraFile")]
 pub struct JiraConfig {
+    /// Each key is described where it is read, on `JiraFile`.
+    pub url: Option<Url>,
+    pub site_url: Option<Url>,
+    pub discover_cloud_id: bool,
+    pub flavor: FlavorSetting,
+    pub credentials: JiraCredentials,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub retry_budget_ms: u64,
+    pub outcome_settle_ms: Option<u64>,
+    pub max_requests_per_second: f64,
+    pub priorities: BTreeMap<String, String>,
+}
+
+/// `[jira]` as written: every credential key optional, whatever the
+/// mode; [`JiraConfig`] is what the rest of the server sees.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct JiraFile {
     /// The REST API's base: a site (`https://<site>.atlassian.net`) or the
     /// OAuth gateway (`https://api.atlassian.com/ex/jira/<cloudId>`).
     /// With `https://api.atlassian.com` alone the cloud id of `site_url` is
     /// discovered once from `accessible-resources`.
-    pub url: Option<Url>,
+    url: Option<Url>,
     /// The site, for browse links. Defaults to `url` when that is a site.
-    pub site_url: Option<Url>,
+    site_url: Option<Url>,
     /// Look up the cloud id of `site_url` in the gateway's
     /// `accessible-resources` (implied when `url` is `https://api.atlassian.com`).
-    pub discover_cloud_id: bool,
+    discover_cloud_id: bool,
     /// `cloud`, `datacenter` (Data Center or Server), or `auto`: read
     /// `serverInfo` once at start and say which it found.
-    pub flavor: FlavorSetting,
-    pub auth: AuthMode,
+    flavor: FlavorSetting,
+    auth: AuthMode,
     /// `api-token` mode: the Atlassian account email the token belongs to.
-    pub email: Option<String>,
+    email: Option<String>,
     /// `api-token` mode: the API token. Prefer the environment variable
     /// `JIRA_ACTION_API_TOKEN` to a file.
-    pub api_token: Option<SecretString>,
+    api_token: Option<SecretString>,
     /// `pat` mode: the personal access token. Prefer the environment
     /// variable `JIRA_ACTION_JIRA_PAT` to a file.
-    pub pat: Option<SecretString>,
+    pat: Option<SecretString>,
     /// `password` mode: the Jira username.
-    pub username: Option<String>,
+    username: Option<String>,
     /// `password` mode: its password. Prefer `JIRA_ACTION_JIRA_PASSWORD`.
-    pub password: Option<SecretString>,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
+    password: Option<SecretString>,
+    connect_timeout_ms: u64,
+    request_timeout_ms: u64,
     /// The most time one Glean request may spend waiting to retry Jira.
-    pub retry_budget_ms: u64,
+    retry_budget_ms: u64,
     /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
     /// connection), how long a retry waits before it looks for the issue:
     /// time for Jira to commit the create and for its search to see it.
     /// Retries before then get 504 `jira_outcome_unknown` with the time
     /// left as `Retry-After`. Default: `request_timeout_ms` + 5 s.
-    pub outcome_settle_ms: Option<u64>,
+    outcome_settle_ms: Option<u64>,
     /// Client-side limit on calls per second to the Jira site, so bursts
     /// never reach Jira's own limits; calls wait for a slot (within the
     /// retry budget). 0 turns it off.
-    pub max_requests_per_second: f64,
+    max_requests_per_second: f64,
     /// Glean priority (1 highest .. 5 lowest) to this site's priority id.
     /// Default: the number itself is the id.
-    pub priorities: BTreeMap<String, String>,
+    priorities: BTreeMap<String, String>,
+}
+
+/// The server's own credential to Jira, holding exactly what its mode
+/// needs. `{:?}` prints no secret.
+#[derive(Clone, Debug, Default)]
+pub enum JiraCredentials {
+    /// Each call brings its own (`auth = "passthrough"`).
+    #[default]
+    Passthrough,
+    /// `auth = "api-token"`: Cloud, HTTP Basic.
+    ApiToken { email: String, token: SecretString },
+    /// `auth = "oauth"`: the stored connection's access token, set per
+    /// call (the app itself is `[oauth]`).
+    Oauth,
+    /// `auth = "pat"`: Data Center, `Authorization: Bearer`.
+    Pat { token: SecretString },
+    /// `auth = "password"`: Data Center, HTTP Basic.
+    Password {
+        username: String,
+        password: SecretString,
+    },
+}
+
+impl JiraCredentials {
+    /// The mode these credentials are for.
+    pub fn mode(&self) -> AuthMode {
+        match self {
+            JiraCredentials::Passthrough => AuthMode::Passthrough,
+            JiraCredentials::ApiToken { .. } => AuthMode::ApiToken,
+            JiraCredentials::Oauth => AuthMode::Oauth,
+            JiraCredentials::Pat { .. } => AuthMode::Pat,
+            JiraCredentials::Password { .. } => AuthMode::Password,
+        }
+    }
+
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self, JiraCredentials::Passthrough)
+    }
+
+    /// The Jira client's own `Authorization`: the one place a mode
+    /// becomes a header. None where each call brings (passthrough) or is
+    /// given (oauth, see `TokenManager::access_token`) its own.
+    pub fn client_auth(&self) -> jira::Auth {
+        match self {
+            JiraCredentials::Passthrough | JiraCredentials::Oauth => jira::Auth::None,
+            JiraCredentials::ApiToken { email, token } => jira::Auth::Basic {
+                email: email.clone(),
+                token: token.clone(),
+            },
+            JiraCredentials::Pat { token } => jira::Auth::Bearer(token.clone()),
+            JiraCredentials::Password { username, password } => jira::Auth::Basic {
+                email: username.clone(),
+                token: password.clone(),
+            },
+        }
+    }
+}
+
+impl JiraConfig {
+    /// The configured mode.
+    pub fn auth(&self) -> AuthMode {
+        self.credentials.mode()
+    }
+}
+
+/// A credential key its mode needs, or what to set: the key, the
+/// environment variable and the flag.
+fn required<T>(value: Option<T>, key: &str, mode: &str, env: &str) -> Result<T, String> {
+    value.ok_or_else(|| {
+        format!("jira.{key} is required when jira.auth = \"{mode}\": set it in the file or {env}")
+    })
+}
+
+impl TryFrom<JiraFile> for JiraConfig {
+    type Error = String;
+
+    fn try_from(file: JiraFile) -> Result<JiraConfig, String> {
+        let credentials = match file.auth {
+            AuthMode::Passthrough => JiraCredentials::Passthrough,
+            AuthMode::Oauth => JiraCredentials::Oauth,
+            AuthMode::ApiToken => JiraCredentials::ApiToken {
+                email: required(
+                    file.email,
+                    "email",
+                    "api-token",
+                    "JIRA_ACTION_API_EMAIL (--api-email)",
+                )?,
+                token: required(
+                    file.api_token,
+                    "api_token",
+                    "api-token",
+                    "JIRA_ACTION_API_TOKEN (--api-token)",
+                )?,
+            },
+            AuthMode::Pat => JiraCredentials::Pat {
+                token: required(file.pat, "pat", "pat", "JIRA_ACTION_JIRA_PAT (--jira-pat)")?,
+            },
+            AuthMode::Password => JiraCredentials::Password {
+                username: required(
+                    file.username,
+                    "username",
+                    "password",
+                    "JIRA_ACTION_JIRA_USERNAME (--jira-username)",
+                )?,
+                password: required(
+                    file.password,
+                    "password",
+                    "password",
+                    "JIRA_ACTION_JIRA_PASSWORD (--jira-password)",
+                )?,
+            },
+        };
+        Ok(JiraConfig {
+            url: file.url,
+            site_url: file.site_url,
+            discover_cloud_id: file.discover_cloud_id,
+            flavor: file.flavor,
+            credentials,
+            connect_timeout_ms: file.connect_timeout_ms,
+            request_timeout_ms: file.request_timeout_ms,
+            retry_budget_ms: file.retry_budget_ms,
+            outcome_settle_ms: file.outcome_settle_ms,
+            max_requests_per_second: file.max_requests_per_second,
+            priorities: file.priorities,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -648,9 +796,9 @@ impl Default for Config {
     }
 }
 
-impl Default for JiraConfig {
+impl Default for JiraFile {
     fn default() -> Self {
-        JiraConfig {
+        JiraFile {
             url: None,
             site_url: None,
             discover_cloud_id: false,
@@ -667,6 +815,25 @@ impl Default for JiraConfig {
             outcome_settle_ms: None,
             max_requests_per_second: 20.0,
             priorities: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for JiraConfig {
+    fn default() -> Self {
+        let file = JiraFile::default();
+        JiraConfig {
+            url: file.url,
+            site_url: file.site_url,
+            discover_cloud_id: file.discover_cloud_id,
+            flavor: file.flavor,
+            credentials: JiraCredentials::Passthrough,
+            connect_timeout_ms: file.connect_timeout_ms,
+            request_timeout_ms: file.request_timeout_ms,
+            retry_budget_ms: file.retry_budget_ms,
+            outcome_settle_ms: file.outcome_settle_ms,
+            max_requests_per_second: file.max_requests_per_second,
+            priorities: file.priorities,
         }
     }
 }
@@ -712,20 +879,120 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-impl Config {
-    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Config::from_toml(&text).map_err(|source| ConfigError::Parse {
-            path: path.display().to_string(),
-            source: Box::new(source),
-        })
+/// What flags and environment variables set, laid over the file's keys
+/// before the one typed read, so a value is checked the same wherever it
+/// came from. clap already reads each flag's variable; figment would add
+/// little, since the variables' names follow no single pattern. No
+/// `Debug`: the values include secrets.
+#[derive(Default)]
+pub struct Overrides(Vec<(&'static str, Option<toml::Value>)>);
+
+impl Overrides {
+    /// Sets the dotted `key` (e.g. `jira.api_token`).
+    pub fn set(&mut self, key: &'static str, value: impl Into<toml::Value>) -> &mut Overrides {
+        self.0.push((key, Some(value.into())));
+        self
     }
 
-    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
-        toml::from_str(text)
+    /// Sets `key` when a value was given.
+    pub fn set_some<T: Into<toml::Value>>(
+        &mut self,
+        key: &'static str,
+        value: Option<T>,
+    ) -> &mut Overrides {
+        if let Some(value) = value {
+            self.set(key, value);
+        }
+        self
+    }
+
+    /// Removes the file's `key`: a flag that replaces one setting with
+    /// another (a Glean key file instead of a key URL).
+    pub fn remove(&mut self, key: &'static str) -> &mut Overrides {
+        self.0.push((key, None));
+        self
+    }
+
+    fn apply(&self, table: &mut toml::Table) -> Result<(), ConfigError> {
+        for (key, value) in &self.0 {
+            let mut parts: Vec<&str> = key.split('.').collect();
+            let Some(last) = parts.pop() else { continue };
+            let mut at = &mut *table;
+            for part in parts {
+                let entry = at
+                    .entry(part)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                at = match entry {
+                    toml::Value::Table(inner) => inner,
+                    _ => {
+                        return Err(ConfigError::Invalid(format!(
+                            "{part} must be a table, to set {key}"
+                        )));
+                    }
+                };
+            }
+            match value {
+                Some(value) => at.insert(last.to_owned(), value.clone()),
+                None => at.remove(last),
+            };
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The file (or nothing: every default), `overrides` laid over it,
+    /// read into types once.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Config::read("", "flags and environment", overrides);
+        };
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: source.clone(),
+            source: e,
+        })?;
+        Config::read(&text, &source, overrides)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        Config::load(Some(path), &Overrides::default())
+    }
+
+    /// `[store]` alone, for the commands that open only the store
+    /// (`audit`, `backup`): the rest of the file, credentials that only
+    /// the server's environment supplies included, is not theirs to check.
+    pub fn store_from_file(path: &Path) -> Result<StoreConfig, ConfigError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: source.clone(),
+            source: e,
+        })?;
+        let parse_error = |e| ConfigError::Parse {
+            path: source.clone(),
+            source: Box::new(e),
+        };
+        let mut table = toml::from_str::<toml::Table>(&text).map_err(parse_error)?;
+        match table.remove("store") {
+            Some(store) => store.try_into().map_err(parse_error),
+            None => Ok(StoreConfig::default()),
+        }
+    }
+
+    /// A file's text alone (tests and examples).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::read(text, "the text", &Overrides::default())
+    }
+
+    /// `text` (from `source`, for messages) with `overrides` laid over it.
+    fn read(text: &str, source: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let parse_error = |e| ConfigError::Parse {
+            path: source.to_owned(),
+            source: Box::new(e),
+        };
+        let mut table = toml::from_str::<toml::Table>(text).map_err(parse_error)?;
+        overrides.apply(&mut table)?;
+        toml::Value::Table(table).try_into().map_err(parse_error)
     }
 
     /// Checks what serde cannot: combinations of settings.
@@ -747,7 +1014,7 @@ impl Config {
     /// is needed.
     pub fn validate_without_glean(&self) -> Result<(), ConfigError> {
         let jira = &self.jira;
-        if jira.auth == AuthMode::Oauth {
+        if jira.auth() == AuthMode::Oauth {
             // The site and cloud id come from the stored connection.
             self.oauth.app()?;
         } else if jira.url.is_none() {
@@ -755,24 +1022,7 @@ impl Config {
                 "jira.url (--jira-url) is required outside the sandbox".into(),
             ));
         }
-        if jira.auth == AuthMode::ApiToken && (jira.email.is_none() || jira.api_token.is_none()) {
-            return Err(ConfigError::Invalid(
-                "auth = api-token needs jira.email and jira.api_token (JIRA_ACTION_API_TOKEN)"
-                    .into(),
-            ));
-        }
-        if jira.auth == AuthMode::Pat && jira.pat.is_none() {
-            return Err(ConfigError::Invalid(
-                "auth = pat needs jira.pat (JIRA_ACTION_JIRA_PAT): a personal access token".into(),
-            ));
-        }
-        if jira.auth == AuthMode::Password && (jira.username.is_none() || jira.password.is_none()) {
-            return Err(ConfigError::Invalid(
-                "auth = password needs jira.username and jira.password (JIRA_ACTION_JIRA_PASSWORD)"
-                    .into(),
-            ));
-        }
-        match (jira.auth, jira.flavor) {
+        match (jira.auth(), jira.flavor) {
             (AuthMode::Pat | AuthMode::Password, FlavorSetting::Cloud) => {
                 return Err(ConfigError::Invalid(
                     "auth = pat and auth = password are for Jira Data Center and Server; on Cloud use api-token or oauth (or set jira.flavor = \"datacenter\")".into(),
@@ -847,7 +1097,7 @@ impl Config {
             }
             Upstream::Atlassian => {}
         }
-        if self.jira.auth == AuthMode::Passthrough {
+        if self.jira.credentials.is_passthrough() {
             return Err(ConfigError::Invalid(
                 "mcp.oauth needs server-held Jira credentials (auth = api-token or oauth): /mcp is off in passthrough mode".into(),
             ));
@@ -947,7 +1197,7 @@ mod tests {
         )
         .expect("valid config");
         assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.jira.auth, AuthMode::ApiToken);
+        assert_eq!(config.jira.auth(), AuthMode::ApiToken);
         assert_eq!(config.priority_id(1), "10000");
         assert_eq!(config.priority_id(2), "2");
         assert_eq!(config.cache.user_ttl_secs, 10);
@@ -959,15 +1209,101 @@ mod tests {
     #[test]
     fn rejects_unknown_keys_and_bad_combinations() {
         assert!(Config::from_toml("lisen = \"127.0.0.1:1\"").is_err());
-        let config =
+        // A missing credential stops the read itself, naming what to set.
+        let missing =
             Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\n")
-                .expect("parses");
-        assert!(config.validate().is_err());
+                .expect_err("no email, no token");
+        assert!(
+            missing.to_string().contains(
+                "jira.email is required when jira.auth = \"api-token\": set it in the file or JIRA_ACTION_API_EMAIL"
+            ),
+            "{missing}"
+        );
         let config = Config::from_toml(
             "[jira]\nurl = \"https://x.atlassian.net\"\n[jira.priorities]\n7 = \"1\"\n",
         )
         .expect("parses");
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn each_mode_names_the_credential_it_misses() {
+        for (file, message) in [
+            (
+                "auth = \"api-token\"\nemail = \"a@b.c\"",
+                "jira.api_token is required when jira.auth = \"api-token\": set it in the file or JIRA_ACTION_API_TOKEN (--api-token)",
+            ),
+            (
+                "auth = \"pat\"",
+                "jira.pat is required when jira.auth = \"pat\": set it in the file or JIRA_ACTION_JIRA_PAT",
+            ),
+            (
+                "auth = \"password\"\npassword = \"p\"",
+                "jira.username is required when jira.auth = \"password\"",
+            ),
+            (
+                "auth = \"password\"\nusername = \"u\"",
+                "jira.password is required when jira.auth = \"password\"",
+            ),
+        ] {
+            let error = Config::from_toml(&format!("[jira]\n{file}\n"))
+                .expect_err(file)
+                .to_string();
+            assert!(error.contains(message), "{file}: {error}");
+        }
+        let config =
+            Config::from_toml("[jira]\nauth = \"password\"\nusername = \"u\"\npassword = \"p\"\n")
+                .expect("complete");
+        assert!(matches!(
+            config.jira.credentials,
+            JiraCredentials::Password { ref username, .. } if username == "u"
+        ));
+        assert!(matches!(
+            config.jira.credentials.client_auth(),
+            jira::Auth::Basic { ref email, .. } if email == "u"
+        ));
+        assert!(matches!(
+            Config::default().jira.credentials,
+            JiraCredentials::Passthrough
+        ));
+    }
+
+    #[test]
+    fn flags_and_environment_are_laid_over_the_file() {
+        let file = "listen = \"0.0.0.0:9000\"\n[jira]\nurl = \"https://file.atlassian.net\"\n\
+                    auth = \"api-token\"\nemail = \"file@example.com\"\n";
+        // The file alone lacks the token; the environment completes it.
+        assert!(Config::from_toml(file).is_err());
+        let mut overrides = Overrides::default();
+        overrides
+            .set("jira.api_token", "from-env")
+            .set("jira.url", "https://flag.atlassian.net/")
+            .set("store.url", "postgres://db/jira")
+            .set_some("public_url", None::<&str>);
+        let config = Config::read(file, "test", &overrides).expect("complete");
+        assert_eq!(config.listen.port(), 9000, "the file's, untouched");
+        assert_eq!(
+            config.jira.url.as_ref().map(Url::as_str),
+            Some("https://flag.atlassian.net/")
+        );
+        assert_eq!(config.store.url, "postgres://db/jira");
+        assert!(config.public_url.is_none());
+        match &config.jira.credentials {
+            JiraCredentials::ApiToken { email, token } => {
+                use secrecy::ExposeSecret as _;
+                assert_eq!(email, "file@example.com");
+                assert_eq!(token.expose_secret(), "from-env");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A flag's value is checked as the file's would be.
+        let mut bad = Overrides::default();
+        bad.set("jira.auth", "kerberos");
+        assert!(Config::read(file, "test", &bad).is_err());
+        let mut removed = Overrides::default();
+        removed.remove("listen").set("jira.api_token", "t");
+        let config = Config::read(file, "test", &removed).expect("the default");
+        assert_eq!(config.listen.port(), 8080);
     }
 
     #[test]
@@ -1090,11 +1426,12 @@ mod tests {
         oidc.mcp.oauth.issuer = Some("http://127.0.0.1:8080".into());
         oidc.validate().expect("a loopback issuer");
         let mut passthrough = config.clone();
-        passthrough.jira.auth = AuthMode::Passthrough;
+        passthrough.jira.credentials = JiraCredentials::Passthrough;
         assert!(passthrough.validate().is_err());
         let mut data_center = config;
-        data_center.jira.auth = AuthMode::Pat;
-        data_center.jira.pat = Some(SecretString::from("p"));
+        data_center.jira.credentials = JiraCredentials::Pat {
+            token: SecretString::from("p"),
+        };
         data_center.jira.flavor = FlavorSetting::DataCenter;
         let refused = data_center.validate().expect_err("no account ids there");
         assert!(refused.to_string().contains("Data Center"), "{refused}");

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine;
 use jira::{AccessibleResource, OAuthApp};
 use jira_action::app::{self, RunningServer};
-use jira_action::config::{AuthMode, Config};
+use jira_action::config::{Config, JiraCredentials};
 use jira_action::oauth::crypto::TokenCipher;
 use jira_action::oauth::login::{Prompt, login};
 use jira_action::oauth::{TokenError, TokenManager};
@@ -283,11 +283,9 @@ fn key_base64() -> SecretString {
 /// The server in `oauth` mode on the connection `login` stored in `dir`.
 fn oauth_config(sim: &SimHandle, dir: &tempfile::TempDir) -> Config {
     let mut config = common::test_config(sim);
-    config.jira.auth = AuthMode::Oauth;
+    config.jira.credentials = JiraCredentials::Oauth;
     // Nothing but the stored connection says where Jira is.
     config.jira.url = None;
-    config.jira.email = None;
-    config.jira.api_token = None;
     config.oauth.client_id = Some(demo::OAUTH_CLIENT_ID.into());
     config.oauth.client_secret = Some(SecretString::from(demo::OAUTH_CLIENT_SECRET));
     config.oauth.auth_url = sim.base_url().parse().expect("url");

@@ -12,8 +12,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TestApp, spawn_app, spawn_app_with};
-use jira_action::config::AuthMode;
+use common::{ADMIN_EMAIL, TestApp, spawn_app, spawn_app_with};
+use jira_action::config::JiraCredentials;
 use jira_sim::{Endpoint, Fault, FaultKind};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -474,7 +474,10 @@ async fn ready_with_a_valid_token_checked_at_most_every_30_seconds() {
 #[tokio::test]
 async fn not_ready_with_a_refused_token_or_an_unreachable_jira() {
     let app = spawn_app_with(|config, _| {
-        config.jira.api_token = Some(SecretString::from("wrong-token"));
+        config.jira.credentials = JiraCredentials::ApiToken {
+            email: ADMIN_EMAIL.into(),
+            token: SecretString::from("wrong-token"),
+        };
     })
     .await;
     let (status, answer) = readyz(&app).await;
@@ -498,9 +501,7 @@ async fn not_ready_with_a_refused_token_or_an_unreachable_jira() {
 #[tokio::test]
 async fn passthrough_is_ready_when_jira_answers_at_all() {
     let app = spawn_app_with(|config, _| {
-        config.jira.auth = AuthMode::Passthrough;
-        config.jira.email = None;
-        config.jira.api_token = None;
+        config.jira.credentials = JiraCredentials::Passthrough;
     })
     .await;
     // No token: the simulator answers 401, which proves it is reachable.

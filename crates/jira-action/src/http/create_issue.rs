@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 use super::Error;
 use super::door::{idempotency_key, observe_added, person, request_id, server_timing};
 use crate::app::AppState;
-use crate::config::AuthMode;
 use crate::glean::contract;
 use crate::tools::{self, Authenticated, CreateIssue, Credentials, FrontDoor, Principal, Request};
 
@@ -58,7 +57,7 @@ pub async fn handle(
 /// Passthrough mode forwards the caller's `Authorization`; the other
 /// modes use the server's own credentials.
 fn credentials(state: &AppState, headers: &HeaderMap) -> Credentials {
-    if state.config.jira.auth != AuthMode::Passthrough {
+    if !state.config.jira.credentials.is_passthrough() {
         return Credentials::Server;
     }
     match headers

@@ -245,7 +245,10 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         },
         None => (state.jira.clone(), None),
     };
-    let mut checks = state.readiness.checks(&jira, state.config.jira.auth).await;
+    let mut checks = state
+        .readiness
+        .checks(&jira, state.config.jira.auth())
+        .await;
     if let Some(problem) = oauth {
         checks.insert(
             0,

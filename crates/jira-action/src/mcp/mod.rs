@@ -21,7 +21,6 @@ pub use access::ApiKeys;
 pub use handler::{Handler, tool_list};
 
 use crate::app::AppState;
-use crate::config::AuthMode;
 
 /// The path of the endpoint.
 pub const PATH: &str = "/mcp";
@@ -33,7 +32,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     state: Arc<AppState>,
     public_url: &url::Url,
 ) -> Option<Router<S>> {
-    if state.config.jira.auth == AuthMode::Passthrough {
+    if state.config.jira.credentials.is_passthrough() {
         tracing::warn!(
             "the MCP endpoint /mcp is off: it needs server-held Jira credentials (auth = api-token or oauth), and auth = passthrough"
         );

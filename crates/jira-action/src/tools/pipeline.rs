@@ -17,7 +17,7 @@ use tracing::Instrument;
 use super::identity::Identity;
 use super::{Credentials, Error, FrontDoor, Operation, Principal, Request};
 use crate::app::AppState;
-use crate::config::AuthMode;
+use crate::config::JiraCredentials;
 use crate::resolve::CacheScope;
 use crate::store::{self, AuditRecord, Claim, ClaimRequest, Finish, Outcome};
 
@@ -198,16 +198,19 @@ async fn jira_for(
     credentials: Credentials,
 ) -> Result<(JiraClient, CacheScope), Error> {
     let shared = |jira| Ok((jira, CacheScope::SHARED));
-    match (credentials, state.config.jira.auth) {
+    match (credentials, &state.config.jira.credentials) {
         (Credentials::Forwarded(value), _) => {
             let scope = CacheScope::of_credential(value.expose_secret());
             Ok((state.jira.with_auth(Auth::Header(value)), scope))
         }
         (Credentials::Missing, _) => Err(Error::MissingCredentials),
-        (Credentials::Server, AuthMode::ApiToken | AuthMode::Pat | AuthMode::Password) => {
-            shared(state.jira.clone())
-        }
-        (Credentials::Server, AuthMode::Oauth) => {
+        (
+            Credentials::Server,
+            JiraCredentials::ApiToken { .. }
+            | JiraCredentials::Pat { .. }
+            | JiraCredentials::Password { .. },
+        ) => shared(state.jira.clone()),
+        (Credentials::Server, JiraCredentials::Oauth) => {
             let tokens = Arc::clone(state.tokens.as_ref().ok_or(Error::OAuthReconsentNeeded)?);
             // In a task of its own: a call cut by its deadline must not cut
             // a refresh half-way (the rotated refresh token unstored, the
@@ -220,7 +223,7 @@ async fn jira_for(
         }
         // The doors that use server-held credentials are off in
         // passthrough mode; reaching here is a wiring mistake.
-        (Credentials::Server, AuthMode::Passthrough) => Err(Error::MissingCredentials),
+        (Credentials::Server, JiraCredentials::Passthrough) => Err(Error::MissingCredentials),
     }
 }
 

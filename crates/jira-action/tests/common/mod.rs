@@ -15,7 +15,7 @@ use std::time::Duration;
 pub mod postgres;
 
 use jira_action::app::{self, RunningServer};
-use jira_action::config::{AuthMode, Config, FlavorSetting};
+use jira_action::config::{Config, FlavorSetting, JiraCredentials};
 use jira_sim::{Flavor, Sim, SimConfig, SimHandle, demo};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -167,13 +167,15 @@ pub fn test_config(sim: &SimHandle) -> Config {
     // Pinned: detection would cost a Jira call some tests count.
     if sim.sim.flavor() == Flavor::DataCenter {
         config.jira.flavor = FlavorSetting::DataCenter;
-        config.jira.auth = AuthMode::Pat;
-        config.jira.pat = Some(SecretString::from(demo::ADMIN_PAT));
+        config.jira.credentials = JiraCredentials::Pat {
+            token: SecretString::from(demo::ADMIN_PAT),
+        };
     } else {
         config.jira.flavor = FlavorSetting::Cloud;
-        config.jira.auth = AuthMode::ApiToken;
-        config.jira.email = Some(ADMIN_EMAIL.into());
-        config.jira.api_token = Some(SecretString::from(ADMIN_TOKEN));
+        config.jira.credentials = JiraCredentials::ApiToken {
+            email: ADMIN_EMAIL.into(),
+            token: SecretString::from(ADMIN_TOKEN),
+        };
     }
     config.jira.request_timeout_ms = 1_000;
     config.jira.retry_budget_ms = 3_000;
