@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::config::{AuthMode, Config, FlavorSetting, JiraCredentials};
+use crate::config::{AuthMode, Config, FlavorSetting, GleanKeys, JiraCredentials};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi};
 use crate::health::Readiness;
@@ -119,18 +119,18 @@ impl AppState {
 /// The verifier for the configured key source; a key file is read and
 /// checked now, so a bad key stops the start rather than every request.
 pub(crate) fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verifier>> {
-    let glean = &config.glean;
-    let source = if let Some(path) = &glean.key_file {
-        let key = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the Glean key {}", path.display()))?;
-        KeySource::Pem(key)
-    } else if let Some(url) = &glean.url {
-        KeySource::Url(url.clone())
-    } else if glean.allow_unsigned {
-        tracing::warn!("Glean signatures are NOT verified (allow_unsigned)");
-        return Ok(None);
-    } else {
-        anyhow::bail!("no Glean verification key configured");
+    let source = match &config.glean.keys {
+        Some(GleanKeys::File(path)) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the Glean key {}", path.display()))?;
+            KeySource::Pem(key)
+        }
+        Some(GleanKeys::Url(url)) => KeySource::Url(url.clone()),
+        Some(GleanKeys::Unsigned) => {
+            tracing::warn!("Glean signatures are NOT verified (allow_unsigned)");
+            return Ok(None);
+        }
+        None => anyhow::bail!("no Glean verification key configured"),
     };
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))

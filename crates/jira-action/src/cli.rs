@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{AuthMode, Config, FlavorSetting, Overrides};
+use crate::config::{AuthMode, Config, FlavorSetting, GleanKeys, Overrides};
 use crate::glean::{manifest, openapi};
 
 /// A secret given as a flag or environment variable (a token, a client
@@ -233,7 +233,10 @@ impl SandboxArgs {
         if !self.sandbox {
             return Ok(None);
         }
-        config.glean.allow_unsigned = true;
+        // A key given beside --sandbox is still checked.
+        if config.glean.keys.is_none() {
+            config.glean.keys = Some(GleanKeys::Unsigned);
+        }
         crate::sandbox::prepare(config, self.sandbox_users)
             .await
             .map(Some)
@@ -260,15 +263,20 @@ impl GleanArgs {
         if let Some(path) = &self.glean_key {
             overrides
                 .set("glean.key_file", path.display().to_string())
-                .remove("glean.url");
+                .remove("glean.url")
+                .remove("glean.allow_unsigned");
         }
         if let Some(url) = &self.glean_url {
             overrides
                 .set("glean.url", url.as_str())
-                .remove("glean.key_file");
+                .remove("glean.key_file")
+                .remove("glean.allow_unsigned");
         }
         if self.allow_unsigned {
-            overrides.set("glean.allow_unsigned", true);
+            overrides
+                .set("glean.allow_unsigned", true)
+                .remove("glean.key_file")
+                .remove("glean.url");
         }
     }
 }
@@ -810,9 +818,9 @@ mod tests {
             "what no flag names stays the file's"
         );
         assert_eq!(config.mcp.api_keys.len(), 2);
-        assert_eq!(config.glean.key_file, Some(PathBuf::from("k.pem")));
-        assert!(
-            config.glean.url.is_none(),
+        assert_eq!(
+            config.glean.keys,
+            Some(GleanKeys::File(PathBuf::from("k.pem"))),
             "the flag's key source replaces the file's"
         );
         // A mode whose credential neither file nor flag gives stops here.

@@ -395,18 +395,64 @@ pub struct ProjectSettings {
     pub defaults: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Where Glean's signing key comes from. Verification is on unless
-/// `allow_unsigned` says otherwise, explicitly.
+/// `[glean]`, typed: at most one source of Glean's signing key.
+/// Verification is on unless `allow_unsigned` says otherwise, explicitly.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "GleanFile")]
 pub struct GleanConfig {
-    /// A file with Glean's public key: PEM, or the base64 DER Glean publishes.
-    pub key_file: Option<PathBuf>,
+    /// `None`: nothing configured, which only a server without Glean's
+    /// door (`jira-action mcp`) accepts.
+    pub keys: Option<GleanKeys>,
+}
+
+/// Where Glean's signing key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GleanKeys {
+    /// A file with the key: PEM, or the base64 DER Glean publishes.
+    File(PathBuf),
     /// The Glean backend (`https://<instance>-be.glean.com`); the key is
     /// fetched from `{url}/api/tools/v1/verification_key`.
-    pub url: Option<Url>,
-    /// Accept calls without a valid signature (development only).
-    pub allow_unsigned: bool,
+    Url(Url),
+    /// No key: calls are accepted without a valid signature (development
+    /// only).
+    Unsigned,
+}
+
+/// `[glean]` as written: three keys, of which one may be set.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GleanFile {
+    key_file: Option<PathBuf>,
+    url: Option<Url>,
+    allow_unsigned: bool,
+}
+
+impl TryFrom<GleanFile> for GleanConfig {
+    type Error = String;
+
+    fn try_from(file: GleanFile) -> Result<GleanConfig, String> {
+        let keys = match (file.key_file, file.url, file.allow_unsigned) {
+            (None, None, false) => None,
+            (Some(path), None, false) => Some(GleanKeys::File(path)),
+            (None, Some(url), false) => Some(GleanKeys::Url(url)),
+            (None, None, true) => Some(GleanKeys::Unsigned),
+            (key_file, url, unsigned) => {
+                let given: Vec<&str> = [
+                    key_file.is_some().then_some("glean.key_file"),
+                    url.is_some().then_some("glean.url"),
+                    unsigned.then_some("glean.allow_unsigned"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                return Err(format!(
+                    "{} are all set: keep one source of Glean's key",
+                    given.join(" and ")
+                ));
+            }
+        };
+        Ok(GleanConfig { keys })
+    }
 }
 
 /// Optional allow-lists. Empty means everyone / every project. Both are
@@ -998,8 +1044,7 @@ impl Config {
     /// Checks what serde cannot: combinations of settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_without_glean()?;
-        let glean = &self.glean;
-        if glean.key_file.is_none() && glean.url.is_none() && !glean.allow_unsigned {
+        if self.glean.keys.is_none() {
             return Err(ConfigError::Invalid(
                 "no Glean verification key: set glean.key_file (--glean-key) or glean.url (--glean-url), \
                  or, for development only, allow_unsigned (--allow-unsigned)"
@@ -1377,17 +1422,63 @@ mod tests {
     fn refuses_to_start_without_a_key_source_unless_told() {
         let mut config =
             Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\n").expect("parses");
-        config.glean.allow_unsigned = false;
+        assert_eq!(config.glean.keys, None);
         assert!(config.validate().is_err());
         assert!(
             config.validate_without_glean().is_ok(),
             "no Glean door, no key"
         );
-        config.glean.url = Some("https://acme-be.glean.com".parse().expect("url"));
+        config.glean.keys = Some(GleanKeys::Url(
+            "https://acme-be.glean.com".parse().expect("url"),
+        ));
         assert!(config.validate().is_ok());
-        config.glean.url = None;
-        config.glean.allow_unsigned = true;
+        config.glean.keys = Some(GleanKeys::Unsigned);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn one_glean_key_source_is_read_and_two_are_refused() {
+        for (file, keys) in [
+            ("key_file = \"k.pem\"", GleanKeys::File("k.pem".into())),
+            (
+                "url = \"https://acme-be.glean.com\"",
+                GleanKeys::Url("https://acme-be.glean.com".parse().expect("url")),
+            ),
+            ("allow_unsigned = true", GleanKeys::Unsigned),
+        ] {
+            let config = Config::from_toml(&format!("[glean]\n{file}\n")).expect(file);
+            assert_eq!(config.glean.keys, Some(keys), "{file}");
+        }
+        let explicit = Config::from_toml("[glean]\nkey_file = \"k.pem\"\nallow_unsigned = false\n")
+            .expect("allow_unsigned = false is no source");
+        assert_eq!(explicit.glean.keys, Some(GleanKeys::File("k.pem".into())));
+        for (file, named) in [
+            (
+                "key_file = \"k.pem\"\nurl = \"https://acme-be.glean.com\"",
+                "glean.key_file and glean.url",
+            ),
+            (
+                "url = \"https://acme-be.glean.com\"\nallow_unsigned = true",
+                "glean.url and glean.allow_unsigned",
+            ),
+        ] {
+            let error = Config::from_toml(&format!("[glean]\n{file}\n"))
+                .expect_err(file)
+                .to_string();
+            assert!(error.contains(named), "{file}: {error}");
+        }
+        // A source given by flag replaces the file's.
+        let mut flag = Overrides::default();
+        flag.set("glean.url", "https://flag-be.glean.com")
+            .remove("glean.key_file");
+        let config = Config::read("[glean]\nkey_file = \"k.pem\"\n", "test", &flag)
+            .expect("the flag's source alone");
+        assert_eq!(
+            config.glean.keys,
+            Some(GleanKeys::Url(
+                "https://flag-be.glean.com".parse().expect("url")
+            ))
+        );
     }
 
     #[test]

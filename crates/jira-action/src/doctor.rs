@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use jira::{Auth, Flavor, JiraClient};
 use secrecy::SecretString;
 
-use crate::config::{AuthMode, Config, ReporterPolicy};
+use crate::config::{AuthMode, Config, GleanKeys, ReporterPolicy};
 use crate::resolve::users::{self, UserMatch};
 use crate::store::{Store, StoreError};
 
@@ -554,7 +554,7 @@ fn headroom(client: &JiraClient) -> Finding {
 
 async fn glean_key(config: &Config) -> Finding {
     let check = "glean key";
-    if config.glean.key_file.is_none() && config.glean.url.is_none() {
+    if matches!(config.glean.keys, None | Some(GleanKeys::Unsigned)) {
         return finding(
             check,
             Status::Warn,

@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use jira_action::config::{AuthMode, Config, Overrides};
+use jira_action::config::{AuthMode, Config, GleanKeys, Overrides};
 
 fn examples() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
@@ -83,7 +83,7 @@ fn every_example_configuration_parses_validates_and_holds_no_secret() {
         let config = Config::load(Some(file), &secrets_from_the_environment(&raw))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            !config.glean.allow_unsigned,
+            config.glean.keys != Some(GleanKeys::Unsigned),
             "{name} must not turn signatures off"
         );
         config.validate().unwrap_or_else(|e| panic!("{name}: {e}"));

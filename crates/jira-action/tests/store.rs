@@ -545,8 +545,7 @@ async fn a_bad_signature_is_recorded_unverified(backend: Backend) {
     let key = store.dir.path().join("glean.pem");
     std::fs::write(&key, glean_sim::TestSigner::shared().public_key_pem()).expect("key");
     let app = app_on(&store, |config| {
-        config.glean.allow_unsigned = false;
-        config.glean.key_file = Some(key);
+        config.glean.keys = Some(jira_action::config::GleanKeys::File(key));
     })
     .await;
     let (status, answer) = app

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub mod postgres;
 
 use jira_action::app::{self, RunningServer};
-use jira_action::config::{Config, FlavorSetting, JiraCredentials};
+use jira_action::config::{Config, FlavorSetting, GleanKeys, JiraCredentials};
 use jira_sim::{Flavor, Sim, SimConfig, SimHandle, demo};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -151,8 +151,7 @@ pub async fn spawn_signed_app() -> (TestApp, tempfile::NamedTempFile) {
         .expect("write key");
     let path = key.path().to_owned();
     let app = spawn_app_with(move |config, _| {
-        config.glean.allow_unsigned = false;
-        config.glean.key_file = Some(path);
+        config.glean.keys = Some(GleanKeys::File(path));
     })
     .await;
     (app, key)
@@ -180,7 +179,7 @@ pub fn test_config(sim: &SimHandle) -> Config {
     config.jira.request_timeout_ms = 1_000;
     config.jira.retry_budget_ms = 3_000;
     // Signatures have tests of their own (signatures.rs).
-    config.glean.allow_unsigned = true;
+    config.glean.keys = Some(GleanKeys::Unsigned);
     // A private store per server; the store's own tests use files and PostgreSQL.
     config.store.url = "sqlite::memory:".into();
     config
