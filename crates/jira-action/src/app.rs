@@ -52,7 +52,7 @@ pub struct AppState {
     /// Refused signatures, counted until their summary is written.
     pub refusals: Arc<Refusals>,
     /// "Now" for idempotency claims and settle times (see
-    /// `jira.outcome_settle_ms`); the system clock unless a test moves it.
+    /// `jira.outcome_settle`); the system clock unless a test moves it.
     pub clock: Clock,
     /// Sign-in for `/mcp` (`[mcp.oauth]`), when on.
     pub signin: Option<Arc<crate::signin::SignIn>>,
@@ -178,10 +178,10 @@ pub fn jira_client_observed(
             client_config
         }
     };
-    client_config.connect_timeout = Duration::from_millis(jira.connect_timeout_ms);
-    client_config.request_timeout = Duration::from_millis(jira.request_timeout_ms);
+    client_config.connect_timeout = jira.connect_timeout;
+    client_config.request_timeout = jira.request_timeout;
     client_config.retry = RetryPolicy {
-        budget: Duration::from_millis(jira.retry_budget_ms),
+        budget: jira.retry_budget,
         ..RetryPolicy::default()
     };
     client_config.max_requests_per_second = jira.max_requests_per_second;
@@ -362,8 +362,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = &state.config.limits;
     let connection_limits = ConnectionLimits {
-        header_read_timeout: Duration::from_millis(limits.header_read_timeout_ms),
-        idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+        header_read_timeout: limits.header_read_timeout,
+        idle_timeout: limits.idle_timeout,
     };
     let task = tokio::spawn(crate::server::serve(
         listener,
@@ -420,8 +420,8 @@ async fn open_with_clock(
     tracing::info!(backend = store.backend(), "store ready");
     let retention = tokio::spawn(enforce_retention(
         store.clone(),
-        Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
-        Duration::from_secs(config.audit.purge_interval_secs.max(1)),
+        config.audit.retention,
+        config.audit.purge_interval.max(Duration::from_secs(1)),
     ));
     let tokens = match config.jira.credentials {
         JiraCredentials::Oauth => Some(Arc::new(
@@ -448,7 +448,7 @@ pub async fn open_oauth(
 ) -> anyhow::Result<TokenManager> {
     let app = config.oauth.app()?;
     let cipher = token_cipher(config)?;
-    let margin = Duration::from_secs(config.oauth.refresh_margin_secs);
+    let margin = config.oauth.refresh_margin;
     let tokens = TokenManager::open(app, store.clone(), cipher, margin, clock)
         .await
         .context("auth = oauth")?;

@@ -163,12 +163,15 @@ pub struct McpOAuthConfig {
     /// URL parser would add a trailing slash the comparison must not see.
     pub issuer: Option<String>,
     /// Lifetime of the access tokens jira-action issues.
-    pub access_token_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
     /// How long an unused refresh token stays good (each refresh rotates it).
-    pub refresh_token_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
     /// How long a person has from `authorize` to the consent, and a client
     /// from the consent to redeeming its code.
-    pub authorization_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub authorization_ttl: Duration,
     /// Whether clients may register themselves (RFC 7591), as Glean's MCP
     /// host and most assistants do.
     pub dynamic_registration: bool,
@@ -186,7 +189,8 @@ pub struct McpOAuthConfig {
     /// `http://127.0.0.1` server). Off, those are refused (SSRF).
     pub allow_private_client_metadata: bool,
     /// How long fetching one metadata document may take, all told.
-    pub client_metadata_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub client_metadata_timeout: Duration,
 }
 
 /// A client listed in the configuration.
@@ -210,15 +214,15 @@ impl Default for McpOAuthConfig {
             auth_url: url("https://auth.atlassian.com"),
             api_url: url("https://api.atlassian.com"),
             issuer: None,
-            access_token_ttl_secs: 3_600,
-            refresh_token_ttl_secs: 30 * 86_400,
-            authorization_ttl_secs: 600,
+            access_token_ttl: Duration::from_secs(3_600),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            authorization_ttl: Duration::from_secs(600),
             dynamic_registration: true,
             clients: Vec::new(),
             client_metadata_documents: true,
             client_metadata_hosts: Vec::new(),
             allow_private_client_metadata: false,
-            client_metadata_timeout_ms: 5_000,
+            client_metadata_timeout: Duration::from_millis(5_000),
         }
     }
 }
@@ -251,7 +255,8 @@ pub struct OAuthConfig {
     pub redirect_uri: Url,
     pub scopes: Vec<String>,
     /// Refresh the access token this long before it expires.
-    pub refresh_margin_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub refresh_margin: Duration,
     /// The base64 AES-256 key that seals the stored tokens. Prefer the
     /// environment variable `JIRA_ACTION_TOKEN_KEY`; every process sharing
     /// the store needs the same key.
@@ -276,7 +281,7 @@ impl Default for OAuthConfig {
             ]
             .map(String::from)
             .to_vec(),
-            refresh_margin_secs: 300,
+            refresh_margin: Duration::from_secs(300),
             token_key: None,
         }
     }
@@ -310,15 +315,18 @@ pub struct StoreConfig {
     pub url: String,
     pub max_connections: u32,
     /// How long a repeat of a request gets the first answer back.
-    pub idempotency_window_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub idempotency_window: Duration,
     /// How long a repeat waits for the same request in progress elsewhere
     /// before answering 409 `request_in_progress`.
-    pub wait_for_in_progress_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub wait_for_in_progress: Duration,
     /// How long a request in progress blocks its repeats. A holder that
     /// dies (SIGKILL) blocks them no longer than this; it must exceed
-    /// `limits.request_timeout_ms`, or a slow holder could be taken over.
+    /// `limits.request_timeout`, or a slow holder could be taken over.
     /// Default: the request timeout plus 5 seconds.
-    pub lease_secs: Option<u64>,
+    #[serde(with = "humantime_serde")]
+    pub lease: Option<Duration>,
 }
 
 /// The audit trail: one record per request to `POST /create_issue`.
@@ -326,11 +334,13 @@ pub struct StoreConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// Records older than this are deleted by a periodic task.
-    pub retention_days: u64,
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
     /// Keep issue descriptions in the records (off: they may be sensitive).
     pub record_descriptions: bool,
     /// How often the retention task runs.
-    pub purge_interval_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -338,16 +348,16 @@ impl std::fmt::Debug for StoreConfig {
         let StoreConfig {
             url,
             max_connections,
-            idempotency_window_secs,
-            wait_for_in_progress_ms,
-            lease_secs,
+            idempotency_window,
+            wait_for_in_progress,
+            lease,
         } = self;
         f.debug_struct("StoreConfig")
             .field("url", &crate::app::redact(url))
             .field("max_connections", max_connections)
-            .field("idempotency_window_secs", idempotency_window_secs)
-            .field("wait_for_in_progress_ms", wait_for_in_progress_ms)
-            .field("lease_secs", lease_secs)
+            .field("idempotency_window", idempotency_window)
+            .field("wait_for_in_progress", wait_for_in_progress)
+            .field("lease", lease)
             .finish()
     }
 }
@@ -357,9 +367,9 @@ impl Default for StoreConfig {
         StoreConfig {
             url: "jira-action.db".to_owned(),
             max_connections: 8,
-            idempotency_window_secs: 600,
-            wait_for_in_progress_ms: 10_000,
-            lease_secs: None,
+            idempotency_window: Duration::from_secs(600),
+            wait_for_in_progress: Duration::from_millis(10_000),
+            lease: None,
         }
     }
 }
@@ -367,9 +377,9 @@ impl Default for StoreConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
-            retention_days: 90,
+            retention: Duration::from_secs(90 * 86_400),
             record_descriptions: false,
-            purge_interval_secs: 3_600,
+            purge_interval: Duration::from_secs(3_600),
         }
     }
 }
@@ -604,10 +614,14 @@ pub struct JiraConfig {
     pub discover_cloud_id: bool,
     pub flavor: FlavorSetting,
     pub credentials: JiraCredentials,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
-    pub retry_budget_ms: u64,
-    pub outcome_settle_ms: Option<u64>,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_budget: Duration,
+    #[serde(with = "humantime_serde")]
+    pub outcome_settle: Option<Duration>,
     pub max_requests_per_second: f64,
     pub priorities: BTreeMap<String, String>,
 }
@@ -643,16 +657,20 @@ struct JiraFile {
     username: Option<String>,
     /// `password` mode: its password. Prefer `JIRA_ACTION_JIRA_PASSWORD`.
     password: Option<SecretString>,
-    connect_timeout_ms: u64,
-    request_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    request_timeout: Duration,
     /// The most time one Glean request may spend waiting to retry Jira.
-    retry_budget_ms: u64,
+    #[serde(with = "humantime_serde")]
+    retry_budget: Duration,
     /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
     /// connection), how long a retry waits before it looks for the issue:
     /// time for Jira to commit the create and for its search to see it.
     /// Retries before then get 504 `jira_outcome_unknown` with the time
-    /// left as `Retry-After`. Default: `request_timeout_ms` + 5 s.
-    outcome_settle_ms: Option<u64>,
+    /// left as `Retry-After`. Default: `request_timeout` + 5 s.
+    #[serde(with = "humantime_serde")]
+    outcome_settle: Option<Duration>,
     /// Client-side limit on calls per second to the Jira site, so bursts
     /// never reach Jira's own limits; calls wait for a slot (within the
     /// retry budget). 0 turns it off.
@@ -778,10 +796,10 @@ impl TryFrom<JiraFile> for JiraConfig {
             discover_cloud_id: file.discover_cloud_id,
             flavor: file.flavor,
             credentials,
-            connect_timeout_ms: file.connect_timeout_ms,
-            request_timeout_ms: file.request_timeout_ms,
-            retry_budget_ms: file.retry_budget_ms,
-            outcome_settle_ms: file.outcome_settle_ms,
+            connect_timeout: file.connect_timeout,
+            request_timeout: file.request_timeout,
+            retry_budget: file.retry_budget,
+            outcome_settle: file.outcome_settle,
             max_requests_per_second: file.max_requests_per_second,
             priorities: file.priorities,
         })
@@ -792,12 +810,15 @@ impl TryFrom<JiraFile> for JiraConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// How long a resolved user (email → account) is reused.
-    pub user_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub user_ttl: Duration,
     /// How long "no such user" or "ambiguous" is remembered: shorter, so a
     /// newly invited user can file soon.
-    pub negative_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub negative_ttl: Duration,
     /// How long a project's issue types and components are reused.
-    pub project_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub project_ttl: Duration,
     pub max_users: u64,
     pub max_projects: u64,
 }
@@ -807,14 +828,17 @@ pub struct CacheConfig {
 pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// The whole request, Jira calls included; Glean gives up on slow tools.
-    pub request_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
     /// Once a request's first byte has arrived, its headers must be
     /// complete within this, or the connection is closed.
-    pub header_read_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
     /// A connection with no request in progress is closed after this long
     /// without a byte (keep-alive included).
-    pub idle_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// The most open client connections; further ones wait in the listen
     /// backlog until one closes. Lowered at start to fit the process's
     /// open-file limit.
@@ -855,10 +879,10 @@ impl Default for JiraFile {
             pat: None,
             username: None,
             password: None,
-            connect_timeout_ms: 5_000,
-            request_timeout_ms: 10_000,
-            retry_budget_ms: 20_000,
-            outcome_settle_ms: None,
+            connect_timeout: Duration::from_millis(5_000),
+            request_timeout: Duration::from_millis(10_000),
+            retry_budget: Duration::from_millis(20_000),
+            outcome_settle: None,
             max_requests_per_second: 20.0,
             priorities: BTreeMap::new(),
         }
@@ -874,10 +898,10 @@ impl Default for JiraConfig {
             discover_cloud_id: file.discover_cloud_id,
             flavor: file.flavor,
             credentials: JiraCredentials::Passthrough,
-            connect_timeout_ms: file.connect_timeout_ms,
-            request_timeout_ms: file.request_timeout_ms,
-            retry_budget_ms: file.retry_budget_ms,
-            outcome_settle_ms: file.outcome_settle_ms,
+            connect_timeout: file.connect_timeout,
+            request_timeout: file.request_timeout,
+            retry_budget: file.retry_budget,
+            outcome_settle: file.outcome_settle,
             max_requests_per_second: file.max_requests_per_second,
             priorities: file.priorities,
         }
@@ -887,9 +911,9 @@ impl Default for JiraConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
-            user_ttl_secs: 3_600,
-            negative_ttl_secs: 60,
-            project_ttl_secs: 600,
+            user_ttl: Duration::from_secs(3_600),
+            negative_ttl: Duration::from_secs(60),
+            project_ttl: Duration::from_secs(600),
             max_users: 100_000,
             max_projects: 1_000,
         }
@@ -900,10 +924,10 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_bytes: 64 * 1024,
-            request_timeout_ms: 25_000,
+            request_timeout: Duration::from_millis(25_000),
             max_concurrent_requests: 1_024,
-            header_read_timeout_ms: 10_000,
-            idle_timeout_ms: 60_000,
+            header_read_timeout: Duration::from_millis(10_000),
+            idle_timeout: Duration::from_millis(60_000),
             max_connections: 10_000,
         }
     }
@@ -923,6 +947,110 @@ pub enum ConfigError {
     },
     #[error("invalid configuration: {0}")]
     Invalid(String),
+}
+
+/// The keys that were bare numbers before durations took units (`"30s"`,
+/// `"500ms"`, `"90d"`): section, old key, its unit's suffix, new key. The
+/// old keys are still read, with a warning at start.
+const DEPRECATED_DURATIONS: &[(&str, &str, &str, &str)] = &[
+    ("jira", "connect_timeout_ms", "ms", "connect_timeout"),
+    ("jira", "request_timeout_ms", "ms", "request_timeout"),
+    ("jira", "retry_budget_ms", "ms", "retry_budget"),
+    ("jira", "outcome_settle_ms", "ms", "outcome_settle"),
+    ("limits", "request_timeout_ms", "ms", "request_timeout"),
+    (
+        "limits",
+        "header_read_timeout_ms",
+        "ms",
+        "header_read_timeout",
+    ),
+    ("limits", "idle_timeout_ms", "ms", "idle_timeout"),
+    ("cache", "user_ttl_secs", "s", "user_ttl"),
+    ("cache", "negative_ttl_secs", "s", "negative_ttl"),
+    ("cache", "project_ttl_secs", "s", "project_ttl"),
+    ("audit", "retention_days", "d", "retention"),
+    ("audit", "purge_interval_secs", "s", "purge_interval"),
+    (
+        "store",
+        "idempotency_window_secs",
+        "s",
+        "idempotency_window",
+    ),
+    (
+        "store",
+        "wait_for_in_progress_ms",
+        "ms",
+        "wait_for_in_progress",
+    ),
+    ("store", "lease_secs", "s", "lease"),
+    ("oauth", "refresh_margin_secs", "s", "refresh_margin"),
+    (
+        "mcp.oauth",
+        "access_token_ttl_secs",
+        "s",
+        "access_token_ttl",
+    ),
+    (
+        "mcp.oauth",
+        "refresh_token_ttl_secs",
+        "s",
+        "refresh_token_ttl",
+    ),
+    (
+        "mcp.oauth",
+        "authorization_ttl_secs",
+        "s",
+        "authorization_ttl",
+    ),
+    (
+        "mcp.oauth",
+        "client_metadata_timeout_ms",
+        "ms",
+        "client_metadata_timeout",
+    ),
+];
+
+/// Each deprecated key, dotted, with the key that replaces it.
+pub fn deprecated_keys() -> impl Iterator<Item = (String, String)> {
+    DEPRECATED_DURATIONS
+        .iter()
+        .map(|(section, old, _, new)| (format!("{section}.{old}"), format!("{section}.{new}")))
+}
+
+/// Rewrites each deprecated key into its successor with the same meaning
+/// (`request_timeout_ms = 500` is `request_timeout = "500ms"`); both
+/// given is an error naming both. Returns a warning for each rewritten.
+fn rewrite_deprecated(table: &mut toml::Table) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for (section, old, suffix, new) in DEPRECATED_DURATIONS {
+        // Not a table: the typed read says so.
+        let Some(at) = section
+            .split('.')
+            .try_fold(&mut *table, |at, part| at.get_mut(part)?.as_table_mut())
+        else {
+            continue;
+        };
+        let Some(value) = at.remove(*old) else {
+            continue;
+        };
+        if at.contains_key(*new) {
+            return Err(ConfigError::Invalid(format!(
+                "{section}.{old} and {section}.{new} are both set: keep {section}.{new} \
+                 ({section}.{old} is its deprecated form)"
+            )));
+        }
+        let Some(number) = value.as_integer().filter(|n| *n >= 0) else {
+            return Err(ConfigError::Invalid(format!(
+                "{section}.{old} must be a whole number (or write {section}.{new} = \"30s\")"
+            )));
+        };
+        let duration = format!("{number}{suffix}");
+        warnings.push(format!(
+            "{section}.{old} is deprecated: write {section}.{new} = \"{duration}\""
+        ));
+        at.insert((*new).to_owned(), toml::Value::String(duration));
+    }
+    Ok(warnings)
 }
 
 /// What flags and environment variables set, laid over the file's keys
@@ -1019,6 +1147,7 @@ impl Config {
             source: Box::new(e),
         };
         let mut table = toml::from_str::<toml::Table>(&text).map_err(parse_error)?;
+        rewrite_deprecated(&mut table)?;
         match table.remove("store") {
             Some(store) => store.try_into().map_err(parse_error),
             None => Ok(StoreConfig::default()),
@@ -1038,6 +1167,9 @@ impl Config {
         };
         let mut table = toml::from_str::<toml::Table>(text).map_err(parse_error)?;
         overrides.apply(&mut table)?;
+        for warning in rewrite_deprecated(&mut table)? {
+            tracing::warn!(source, "{warning}");
+        }
         toml::Value::Table(table).try_into().map_err(parse_error)
     }
 
@@ -1091,8 +1223,8 @@ impl Config {
         let limits = &self.limits;
         if limits.max_body_bytes == 0
             || limits.max_concurrent_requests == 0
-            || limits.header_read_timeout_ms == 0
-            || limits.idle_timeout_ms == 0
+            || limits.header_read_timeout.is_zero()
+            || limits.idle_timeout.is_zero()
             || limits.max_connections == 0
         {
             return Err(ConfigError::Invalid(
@@ -1101,12 +1233,12 @@ impl Config {
         }
         if self.lease() <= self.request_timeout() {
             return Err(ConfigError::Invalid(
-                "store.lease_secs must exceed limits.request_timeout_ms, or a slow request could be taken over and create twice".into(),
+                "store.lease must exceed limits.request_timeout, or a slow request could be taken over and create twice".into(),
             ));
         }
-        if self.store.wait_for_in_progress_ms >= self.limits.request_timeout_ms {
+        if self.store.wait_for_in_progress >= self.limits.request_timeout {
             return Err(ConfigError::Invalid(
-                "store.wait_for_in_progress_ms must be less than limits.request_timeout_ms, so that a repeat gets request_in_progress rather than a timeout".into(),
+                "store.wait_for_in_progress must be less than limits.request_timeout, so that a repeat gets request_in_progress rather than a timeout".into(),
             ));
         }
         crate::store::Location::parse(&self.store.url)
@@ -1152,14 +1284,13 @@ impl Config {
                 "mcp.oauth needs client_id and client_secret (JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET): the sign-in app registered with Atlassian or the OpenID Connect provider".into(),
             ));
         }
-        if oauth.access_token_ttl_secs == 0
-            || oauth.refresh_token_ttl_secs == 0
-            || oauth.authorization_ttl_secs == 0
-            || oauth.client_metadata_timeout_ms == 0
+        if oauth.access_token_ttl.is_zero()
+            || oauth.refresh_token_ttl.is_zero()
+            || oauth.authorization_ttl.is_zero()
+            || oauth.client_metadata_timeout.is_zero()
         {
             return Err(ConfigError::Invalid(
-                "mcp.oauth lifetimes and client_metadata_timeout_ms must be greater than zero"
-                    .into(),
+                "mcp.oauth lifetimes and client_metadata_timeout must be greater than zero".into(),
             ));
         }
         Ok(())
@@ -1180,25 +1311,22 @@ impl Config {
     }
 
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.limits.request_timeout_ms)
+        self.limits.request_timeout
     }
 
     /// How long after a create with an unknown outcome its request may be
-    /// looked up again (see `jira.outcome_settle_ms`).
+    /// looked up again (see `jira.outcome_settle`).
     pub fn outcome_settle(&self) -> Duration {
-        Duration::from_millis(
-            self.jira
-                .outcome_settle_ms
-                .unwrap_or(self.jira.request_timeout_ms.saturating_add(5_000)),
-        )
+        self.jira
+            .outcome_settle
+            .unwrap_or(self.jira.request_timeout + Duration::from_secs(5))
     }
 
-    /// How long a request in progress holds its identity (see `lease_secs`).
+    /// How long a request in progress holds its identity (see `lease`).
     pub fn lease(&self) -> Duration {
-        match self.store.lease_secs {
-            Some(secs) => Duration::from_secs(secs),
-            None => self.request_timeout() + Duration::from_secs(5),
-        }
+        self.store
+            .lease
+            .unwrap_or(self.request_timeout() + Duration::from_secs(5))
     }
 }
 
@@ -1245,8 +1373,8 @@ mod tests {
         assert_eq!(config.jira.auth(), AuthMode::ApiToken);
         assert_eq!(config.priority_id(1), "10000");
         assert_eq!(config.priority_id(2), "2");
-        assert_eq!(config.cache.user_ttl_secs, 10);
-        assert_eq!(config.cache.negative_ttl_secs, 60);
+        assert_eq!(config.cache.user_ttl, Duration::from_secs(10));
+        assert_eq!(config.cache.negative_ttl, Duration::from_secs(60));
         assert_eq!(config.description_format, DescriptionFormat::Plain);
         config.validate().expect("consistent");
     }
@@ -1360,21 +1488,88 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(config.store.url, "postgres://db/jira");
-        assert_eq!(config.store.idempotency_window_secs, 60);
-        assert_eq!(config.audit.retention_days, 30);
+        assert_eq!(config.store.idempotency_window, Duration::from_secs(60));
+        assert_eq!(config.audit.retention, Duration::from_secs(30 * 86_400));
         assert!(config.audit.record_descriptions);
         assert_eq!(config.lease(), Duration::from_secs(30));
         config.validate().expect("consistent");
         let mut short = config.clone();
-        short.store.lease_secs = Some(10);
+        short.store.lease = Some(Duration::from_secs(10));
         assert!(short.validate().is_err(), "a lease shorter than a request");
         let mut long_wait = config.clone();
-        long_wait.store.wait_for_in_progress_ms = 60_000;
+        long_wait.store.wait_for_in_progress = Duration::from_secs(60);
         assert!(long_wait.validate().is_err());
         let mut bad = config;
         bad.store.url = "mysql://db/jira".into();
         assert!(bad.validate().is_err());
         assert_eq!(Config::default().store.url, "jira-action.db");
+    }
+
+    #[test]
+    fn durations_take_units_and_the_deprecated_keys_keep_their_meaning() {
+        let config = Config::from_toml(
+            "[jira]\nrequest_timeout = \"1m 30s\"\nretry_budget = \"500ms\"\n\
+             [limits]\nidle_timeout = \"2s\"\n[audit]\nretention = \"7days\"\n\
+             [mcp.oauth]\naccess_token_ttl = \"1h\"\n",
+        )
+        .expect("durations with units");
+        assert_eq!(config.jira.request_timeout, Duration::from_secs(90));
+        assert_eq!(config.jira.retry_budget, Duration::from_millis(500));
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(2));
+        assert_eq!(config.audit.retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            config.mcp.oauth.access_token_ttl,
+            Duration::from_secs(3_600)
+        );
+        assert!(Config::from_toml("[jira]\nrequest_timeout = \"soon\"\n").is_err());
+
+        // The old keys: a number of ms, s or days, as before.
+        let old = Config::from_toml(
+            "[jira]\nrequest_timeout_ms = 1500\noutcome_settle_ms = 0\n\
+             [cache]\nuser_ttl_secs = 10\n[audit]\nretention_days = 30\n\
+             [store]\nlease_secs = 40\nwait_for_in_progress_ms = 250\n\
+             [mcp.oauth]\nclient_metadata_timeout_ms = 200\n",
+        )
+        .expect("deprecated keys still read");
+        assert_eq!(old.jira.request_timeout, Duration::from_millis(1_500));
+        assert_eq!(old.jira.outcome_settle, Some(Duration::ZERO));
+        assert_eq!(old.cache.user_ttl, Duration::from_secs(10));
+        assert_eq!(old.audit.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(old.lease(), Duration::from_secs(40));
+        assert_eq!(old.store.wait_for_in_progress, Duration::from_millis(250));
+        assert_eq!(
+            old.mcp.oauth.client_metadata_timeout,
+            Duration::from_millis(200)
+        );
+        let mut table: toml::Table =
+            toml::from_str("[limits]\nidle_timeout_ms = 300\n").expect("toml");
+        let warnings = rewrite_deprecated(&mut table).expect("one key");
+        assert_eq!(
+            warnings,
+            ["limits.idle_timeout_ms is deprecated: write limits.idle_timeout = \"300ms\""]
+        );
+
+        // Both forms of one key: which would win is not guessed.
+        let both = Config::from_toml("[store]\nlease_secs = 40\nlease = \"40s\"\n")
+            .expect_err("both given")
+            .to_string();
+        assert!(
+            both.contains("store.lease_secs and store.lease are both set"),
+            "{both}"
+        );
+        let not_a_number = Config::from_toml("[jira]\nretry_budget_ms = \"2s\"\n")
+            .expect_err("the old key takes a number")
+            .to_string();
+        assert!(
+            not_a_number.contains("jira.retry_budget_ms"),
+            "{not_a_number}"
+        );
+        // The defaults, unchanged by the rename.
+        let defaults = Config::default();
+        assert_eq!(defaults.limits.request_timeout, Duration::from_secs(25));
+        assert_eq!(defaults.audit.retention, Duration::from_secs(90 * 86_400));
+        assert_eq!(defaults.outcome_settle(), Duration::from_secs(15));
+        assert_eq!(defaults.lease(), Duration::from_secs(30));
     }
 
     #[test]
@@ -1486,7 +1681,10 @@ mod tests {
         let base = "[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"t\"\n[glean]\nallow_unsigned = true\n";
         let config = Config::from_toml(base).expect("parses");
         assert!(!config.mcp.oauth.enabled);
-        assert_eq!(config.mcp.oauth.access_token_ttl_secs, 3_600);
+        assert_eq!(
+            config.mcp.oauth.access_token_ttl,
+            Duration::from_secs(3_600)
+        );
         config.validate().expect("consistent");
         let on = format!(
             "{base}[mcp.oauth]\nenabled = true\nclient_id = \"id\"\nclient_secret = \"s\"\n\
@@ -1500,7 +1698,7 @@ mod tests {
         assert!(config.mcp.oauth.client_metadata_hosts.is_empty());
         assert!(!config.mcp.oauth.allow_private_client_metadata);
         let mut no_time = config.clone();
-        no_time.mcp.oauth.client_metadata_timeout_ms = 0;
+        no_time.mcp.oauth.client_metadata_timeout = Duration::ZERO;
         assert!(no_time.validate().is_err());
         let mut no_secret = config.clone();
         no_secret.mcp.oauth.client_secret = None;

@@ -486,14 +486,14 @@ async fn latency(config: &Config, client: &JiraClient) -> Finding {
     }
     times.sort();
     let median = times[1];
-    let timeout = Duration::from_millis(config.jira.request_timeout_ms);
+    let timeout = config.jira.request_timeout;
     let detail = format!("median {} ms", median.as_millis());
     if median * 2 > timeout {
         finding(
             "jira latency",
             Status::Fail,
             format!(
-                "{detail}, over half of jira.request_timeout_ms ({} ms): requests will time out. Fix: check the network path to Jira, or raise the timeout",
+                "{detail}, over half of jira.request_timeout ({} ms): requests will time out. Fix: check the network path to Jira, or raise the timeout",
                 timeout.as_millis()
             ),
         )

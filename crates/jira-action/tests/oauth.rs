@@ -560,7 +560,7 @@ async fn a_stalled_body_is_answered_408_in_oauth_mode() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (sim, dir, _store, _) = connected(Duration::from_secs(3600)).await;
     let mut config = oauth_config(&sim, &dir);
-    config.limits.request_timeout_ms = 500;
+    config.limits.request_timeout = Duration::from_millis(500);
     let server = app::start(config).await.expect("server starts");
     let mut stream = tokio::net::TcpStream::connect(server.addr)
         .await

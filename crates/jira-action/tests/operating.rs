@@ -61,7 +61,7 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
 async fn a_429_storm_keeps_every_request_within_its_budget() {
     let budget = Duration::from_millis(2_500);
     let app = spawn_app_with(|config, _| {
-        config.jira.retry_budget_ms = budget.as_millis() as u64;
+        config.jira.retry_budget = budget;
         config.jira.max_requests_per_second = 0.0;
     })
     .await;
@@ -139,7 +139,7 @@ async fn a_storm_of_known_users_ends_in_success_or_the_documented_429() {
     let budget = Duration::from_millis(2_000);
     let app = Arc::new(
         spawn_app_with(|config, _| {
-            config.jira.retry_budget_ms = budget.as_millis() as u64;
+            config.jira.retry_budget = budget;
         })
         .await,
     );
@@ -249,7 +249,7 @@ async fn the_limiter_refuses_with_the_documented_429_past_the_budget() {
     let app = Arc::new(
         spawn_app_with(|config, _| {
             config.jira.max_requests_per_second = 1.0;
-            config.jira.retry_budget_ms = 300;
+            config.jira.retry_budget = Duration::from_millis(300);
         })
         .await,
     );

@@ -184,7 +184,7 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "other".to_owned());
-    let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
+    let budget = state.config.jira.retry_budget;
     let response = jira::with_retry_budget(budget, next.run(request)).await;
     let status = response.status().as_u16();
     let code = response

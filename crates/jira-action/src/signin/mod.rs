@@ -145,8 +145,8 @@ impl SignIn {
         resource.trim_end_matches('/') == self.resource
     }
 
-    fn ttl_ms(secs: u64) -> i64 {
-        i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    fn ttl_ms(ttl: Duration) -> i64 {
+        i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
     }
 }
 
@@ -545,7 +545,7 @@ async fn authorize(
         state: client_state.map(str::to_owned),
         code_challenge: challenge.to_owned(),
         resource: signin.resource.clone(),
-        expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl_secs)),
+        expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl)),
         upstream_nonce,
         upstream_verifier,
         ..RequestRow::default()
@@ -681,7 +681,7 @@ async fn callback(
     });
     let cookie = format!(
         "{CSRF_COOKIE}={csrf}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        signin.config.authorization_ttl_secs,
+        signin.config.authorization_ttl.as_secs(),
         if signin.secure_cookies {
             "; Secure"
         } else {
@@ -937,8 +937,7 @@ async fn grant(
                 grant_id: grant.id.clone(),
                 redirect_uri: request.redirect_uri.clone(),
                 code_challenge: request.code_challenge.clone(),
-                expires_at_ms: now
-                    .saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl_secs)),
+                expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl)),
             },
         )
         .await?;
@@ -1110,7 +1109,7 @@ async fn issue_tokens(
             &secret::hash(&access),
             grant_id,
             TokenKind::Access,
-            now.saturating_add(SignIn::ttl_ms(config.access_token_ttl_secs)),
+            now.saturating_add(SignIn::ttl_ms(config.access_token_ttl)),
         )
         .await?;
     state
@@ -1119,13 +1118,13 @@ async fn issue_tokens(
             &secret::hash(&refresh),
             grant_id,
             TokenKind::Refresh,
-            now.saturating_add(SignIn::ttl_ms(config.refresh_token_ttl_secs)),
+            now.saturating_add(SignIn::ttl_ms(config.refresh_token_ttl)),
         )
         .await?;
     Ok(json!({
         "access_token": access,
         "token_type": "Bearer",
-        "expires_in": config.access_token_ttl_secs,
+        "expires_in": config.access_token_ttl.as_secs(),
         "refresh_token": refresh,
     }))
 }

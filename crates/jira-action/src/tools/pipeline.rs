@@ -84,7 +84,7 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
         async move {
             let tally = Arc::new(CallTally::default());
             let mut trace = Trace::new::<Op>(&request);
-            let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
+            let budget = state.config.jira.retry_budget;
             // Boxed: the operation's future is large, and every async
             // layer around it would otherwise copy it when it starts.
             let work = jira::CALL_TALLY.scope(
@@ -310,7 +310,7 @@ impl Trace {
             window: window(state),
             now_ms: (state.clock)(),
         };
-        let bound = Duration::from_millis(state.config.store.wait_for_in_progress_ms);
+        let bound = state.config.store.wait_for_in_progress;
         let waiting = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
@@ -440,7 +440,7 @@ pub(super) fn seconds_until(until_ms: i64, now_ms: i64) -> u64 {
 }
 
 fn window(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.store.idempotency_window_secs)
+    state.config.store.idempotency_window
 }
 
 fn store_error(err: store::StoreError) -> Error {

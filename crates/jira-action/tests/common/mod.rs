@@ -176,8 +176,8 @@ pub fn test_config(sim: &SimHandle) -> Config {
             token: SecretString::from(ADMIN_TOKEN),
         };
     }
-    config.jira.request_timeout_ms = 1_000;
-    config.jira.retry_budget_ms = 3_000;
+    config.jira.request_timeout = Duration::from_secs(1);
+    config.jira.retry_budget = Duration::from_secs(3);
     // Signatures have tests of their own (signatures.rs).
     config.glean.keys = Some(GleanKeys::Unsigned);
     // A private store per server; the store's own tests use files and PostgreSQL.
