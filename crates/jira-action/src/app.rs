@@ -24,38 +24,111 @@ use crate::resolve::Resolver;
 use crate::server::ConnectionLimits;
 use crate::store::{Clock, Store, system_clock};
 
-/// Everything a request handler needs, shared by all requests.
+/// Everything a request handler needs, shared by all requests; built
+/// once by [`AppState::new`] and read through its accessors.
 pub struct AppState {
-    pub config: Config,
+    config: Config,
     /// The Jira client with the server's own credentials (none in
     /// passthrough mode, where each request brings its own).
-    pub jira: JiraClient,
-    pub resolver: Resolver,
-    pub in_flight: Arc<Semaphore>,
+    jira: JiraClient,
+    resolver: Resolver,
+    in_flight: Arc<Semaphore>,
     /// Open client connections (against `limits.max_connections`).
-    pub connections: Arc<Semaphore>,
+    connections: Arc<Semaphore>,
     /// The cap `connections` started with.
-    pub max_connections: usize,
+    max_connections: usize,
     /// `None` only when unsigned calls are explicitly allowed.
-    pub verifier: Option<Verifier>,
-    pub openapi: Value,
-    pub openapi_yaml: String,
-    pub manifest: Value,
+    verifier: Option<Verifier>,
+    openapi: Value,
+    openapi_yaml: String,
+    manifest: Value,
     /// Idempotency claims and the audit trail.
-    pub store: Store,
+    store: Store,
     /// What `/metrics` exports; the Jira client reports its calls here.
-    pub metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
     /// `/readyz`'s checks, Jira's cached.
-    pub readiness: Readiness,
+    readiness: Readiness,
     /// `oauth` mode: the connection whose access token every call uses.
-    pub tokens: Option<Arc<TokenManager>>,
+    tokens: Option<Arc<TokenManager>>,
     /// Refused signatures, counted until their summary is written.
-    pub refusals: Arc<Refusals>,
+    refusals: Arc<Refusals>,
     /// "Now" for idempotency claims and settle times (see
     /// `jira.outcome_settle`); the system clock unless a test moves it.
-    pub clock: Clock,
+    clock: Clock,
     /// Sign-in for `/mcp` (`[mcp.oauth]`), when on.
-    pub signin: Option<Arc<crate::signin::SignIn>>,
+    signin: Option<Arc<crate::signin::SignIn>>,
+}
+
+/// Read-only access: the state is shared by every request and never
+/// changes after it is built.
+impl AppState {
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn jira(&self) -> &JiraClient {
+        &self.jira
+    }
+
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    pub fn in_flight(&self) -> &Arc<Semaphore> {
+        &self.in_flight
+    }
+
+    pub fn connections(&self) -> &Arc<Semaphore> {
+        &self.connections
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    pub fn verifier(&self) -> &Option<Verifier> {
+        &self.verifier
+    }
+
+    pub fn openapi(&self) -> &Value {
+        &self.openapi
+    }
+
+    pub fn openapi_yaml(&self) -> &str {
+        &self.openapi_yaml
+    }
+
+    pub fn manifest(&self) -> &Value {
+        &self.manifest
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn tokens(&self) -> &Option<Arc<TokenManager>> {
+        &self.tokens
+    }
+
+    pub fn refusals(&self) -> &Arc<Refusals> {
+        &self.refusals
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn signin(&self) -> &Option<Arc<crate::signin::SignIn>> {
+        &self.signin
+    }
 }
 
 impl AppState {

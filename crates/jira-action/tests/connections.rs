@@ -102,7 +102,7 @@ async fn create_ok(app: &TestApp) {
 fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
     app.server
         .state
-        .metrics
+        .metrics()
         .value(name, labels)
         .unwrap_or_default()
 }
@@ -181,7 +181,7 @@ async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
     // Both hold a slot...
     let state = &app.server.state;
     assert!(
-        eventually(|| state.in_flight.available_permits() == 0).await,
+        eventually(|| state.in_flight().available_permits() == 0).await,
         "the stalled requests hold both slots"
     );
     // ...until their deadline, when they are answered 408.
@@ -206,7 +206,7 @@ async fn past_the_concurrency_limit_both_doors_answer_503_overloaded_at_once() {
     let stalled = stalled_create(&app).await;
     let state = &app.server.state;
     assert!(
-        eventually(|| state.in_flight.available_permits() == 0).await,
+        eventually(|| state.in_flight().available_permits() == 0).await,
         "the stalled request holds the slot"
     );
     // Refused, not queued: each answer comes while the slot is still held.
@@ -242,7 +242,7 @@ async fn past_the_concurrency_limit_both_doors_answer_503_overloaded_at_once() {
     // The slot comes back when the stalled request goes.
     drop(stalled);
     assert!(
-        eventually(|| state.in_flight.available_permits() == 1).await,
+        eventually(|| state.in_flight().available_permits() == 1).await,
         "the slot is released"
     );
     create_ok(&app).await;
@@ -261,7 +261,7 @@ async fn the_connection_cap_holds_extra_connections_until_one_closes() {
     assert_eq!(healthz_over(&mut second).await, 200);
     let state = &app.server.state;
     assert!(
-        eventually(|| state.connections.available_permits() == 0).await,
+        eventually(|| state.connections().available_permits() == 0).await,
         "both count against the cap"
     );
     assert!(

@@ -515,7 +515,7 @@ async fn not_ready_when_the_store_is_not_writable() {
     let app = spawn_app().await;
     app.server
         .state
-        .readiness
+        .readiness()
         .set_store_check(Arc::new(|| Box::pin(async { Err("read-only".to_owned()) })));
     let (status, answer) = readyz(&app).await;
     assert_eq!(status, 503, "{answer}");

@@ -250,7 +250,7 @@ async fn a_signature_with_critical_extensions_is_refused() {
             "{header}"
         );
     }
-    let refusals = app.server.state.metrics.value(
+    let refusals = app.server.state.metrics().value(
         "jira_action_signature_refusals_total",
         &[("reason", "critical_extensions")],
     );

@@ -618,7 +618,7 @@ async fn without_the_store_nothing_is_created(backend: Backend) {
         return;
     };
     let app = app_on(&store, |_| {}).await;
-    app.server.state.store.close().await;
+    app.server.state.store().close().await;
     let (status, answer) = app
         .create_json("alice@example.com", &body("No store"))
         .await;

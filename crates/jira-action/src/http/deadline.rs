@@ -25,7 +25,7 @@ pub(super) async fn body_deadline(
     request: Request,
     next: Next,
 ) -> Response {
-    let deadline = Instant::now() + state.config.request_timeout();
+    let deadline = Instant::now() + state.config().request_timeout();
     let mut request = request;
     // The core's deadline is the same instant: the whole call, body
     // included, within `limits.request_timeout`.

@@ -192,7 +192,7 @@ async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Result<Clie
             Err(refusal) => Err(NoClient::Metadata(refusal)),
         };
     }
-    match state.store.signin_client(id).await {
+    match state.store().signin_client(id).await {
         Ok(row) => row
             .map(|row| Client {
                 name: row.name.unwrap_or_else(|| row.client_id.clone()),
@@ -209,7 +209,7 @@ async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Result<Clie
 
 /// The sign-in routes, when sign-in is on.
 pub fn router(state: &Arc<AppState>) -> Option<Router<Arc<AppState>>> {
-    let callback_path = match state.signin.as_ref()?.upstream {
+    let callback_path = match state.signin().as_ref()?.upstream {
         Provider::Atlassian(_) => ATLASSIAN_CALLBACK,
         Provider::Oidc(_) => OIDC_CALLBACK,
     };
@@ -231,7 +231,7 @@ pub fn router(state: &Arc<AppState>) -> Option<Router<Arc<AppState>>> {
 }
 
 fn signin(state: &AppState) -> Option<&SignIn> {
-    state.signin.as_deref()
+    state.signin().as_deref()
 }
 
 fn not_found() -> Response {
@@ -242,7 +242,7 @@ fn not_found() -> Response {
 fn refused(state: &AppState, reason: impl Into<std::borrow::Cow<'static, str>>) {
     let reason = reason.into();
     tracing::info!(reason = %reason, "sign-in refused");
-    state.metrics.signin_refused(reason);
+    state.metrics().signin_refused(reason);
 }
 
 /// RFC 9728: what `/mcp` is and who issues its tokens.
@@ -332,9 +332,9 @@ async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         client_id: format!("jacl_{}", uuid::Uuid::new_v4().simple()),
         name,
         redirect_uris: uris,
-        created_at_ms: (state.clock)(),
+        created_at_ms: (state.clock())(),
     };
-    if let Err(err) = state.store.signin_client_put(&row).await {
+    if let Err(err) = state.store().signin_client_put(&row).await {
         tracing::warn!(cause = %err, "cannot store the client");
         return oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -537,7 +537,7 @@ async fn authorize(
             }
         }
     };
-    let now = (state.clock)();
+    let now = (state.clock())();
     let row = RequestRow {
         id: secret::hash(&upstream_state),
         client_id: client.id,
@@ -550,7 +550,7 @@ async fn authorize(
         upstream_verifier,
         ..RequestRow::default()
     };
-    if let Err(err) = state.store.signin_request_put(&row).await {
+    if let Err(err) = state.store().signin_request_put(&row).await {
         tracing::warn!(cause = %err, "cannot store the authorization");
         return unavailable();
     }
@@ -587,9 +587,9 @@ async fn callback(
         refused(&state, "upstream_state_missing");
         return expired_page();
     };
-    let now = (state.clock)();
+    let now = (state.clock())();
     let id = secret::hash(upstream_state);
-    let request = match state.store.signin_request(&id, now).await {
+    let request = match state.store().signin_request(&id, now).await {
         Ok(Some(request)) if request.account_id.is_none() => request,
         Ok(_) => {
             refused(&state, "authorization_expired");
@@ -632,7 +632,7 @@ async fn callback(
             );
         }
     };
-    if !state.config.access.caller_allowed(&email) {
+    if !state.config().access.caller_allowed(&email) {
         refused(&state, "caller_not_allowed");
         return pages::problem(
             StatusCode::FORBIDDEN,
@@ -642,7 +642,7 @@ async fn callback(
     }
     let csrf = secret::new("");
     match state
-        .store
+        .store()
         .signin_request_signed_in(
             &id,
             &me.account_id,
@@ -780,12 +780,12 @@ fn upstream_failed_page() -> Response {
 
 /// The Jira site people file into, for the consent page.
 fn site_of(state: &AppState) -> String {
-    let jira = &state.config.jira;
+    let jira = &state.config().jira;
     if let Some(site) = jira.site_url.as_ref().or(jira.url.as_ref()) {
         return site.to_string();
     }
     state
-        .tokens
+        .tokens()
         .as_ref()
         .map(|tokens| tokens.site_url.clone())
         .unwrap_or_else(|| "the configured Jira site".to_owned())
@@ -837,9 +837,9 @@ async fn consent(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     if cookie(&headers, CSRF_COOKIE).as_deref() != Some(csrf) {
         return forged();
     }
-    let now = (state.clock)();
+    let now = (state.clock())();
     let id = secret::hash(request_handle);
-    let request = match state.store.signin_request(&id, now).await {
+    let request = match state.store().signin_request(&id, now).await {
         Ok(Some(request)) => request,
         Ok(None) => {
             refused(&state, "authorization_expired");
@@ -858,7 +858,7 @@ async fn consent(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     if secret::hash(csrf) != *expected {
         return forged();
     }
-    match state.store.signin_request_end(&id, now).await {
+    match state.store().signin_request_end(&id, now).await {
         Ok(true) => {}
         Ok(false) => {
             refused(&state, "authorization_expired");
@@ -929,7 +929,7 @@ async fn grant(
     };
     let code = secret::new(secret::CODE_PREFIX);
     state
-        .store
+        .store()
         .signin_grant_with_code(
             &grant,
             &CodeRow {
@@ -941,7 +941,7 @@ async fn grant(
             },
         )
         .await?;
-    state.metrics.signed_in();
+    state.metrics().signed_in();
     tracing::info!(client = %grant.client_id, account = %grant.account_id, "signed in");
     Ok(back_to_client(
         &request.redirect_uri,
@@ -974,7 +974,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     };
     let form = form(&body);
     let get = |name: &str| param(&form, name);
-    let now = (state.clock)();
+    let now = (state.clock())();
     let Some(client_id) = get("client_id") else {
         refused(&state, "client_missing");
         return oauth_error(
@@ -1006,7 +1006,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                 );
             };
             let (code, grant) = match state
-                .store
+                .store()
                 .signin_code_redeem(&secret::hash(code), now)
                 .await
             {
@@ -1042,7 +1042,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                 );
             };
             let grant = match state
-                .store
+                .store()
                 .signin_refresh(&secret::hash(refresh), now)
                 .await
             {
@@ -1058,7 +1058,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                     "The refresh token was issued to another client.",
                 );
             }
-            state.metrics.signin_refreshed();
+            state.metrics().signin_refreshed();
             grant
         }
         _ => {
@@ -1104,7 +1104,7 @@ async fn issue_tokens(
     let refresh = secret::new(secret::REFRESH_PREFIX);
     let config = &signin.config;
     state
-        .store
+        .store()
         .signin_token_put(
             &secret::hash(&access),
             grant_id,
@@ -1113,7 +1113,7 @@ async fn issue_tokens(
         )
         .await?;
     state
-        .store
+        .store()
         .signin_token_put(
             &secret::hash(&refresh),
             grant_id,
@@ -1143,14 +1143,14 @@ async fn revoke(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             "token is required.",
         );
     };
-    let now = (state.clock)();
+    let now = (state.clock())();
     match state
-        .store
+        .store()
         .signin_grant_of_token(&secret::hash(token))
         .await
     {
         Ok(Some(grant)) => {
-            if let Err(err) = state.store.signin_revoke_grant(&grant, now).await {
+            if let Err(err) = state.store().signin_revoke_grant(&grant, now).await {
                 return store_failed(err);
             }
             tracing::info!(grant = %grant, "grant revoked by its client");
@@ -1172,10 +1172,10 @@ pub async fn check_access(
     signin: &SignIn,
     token: &str,
 ) -> Result<SignedIn, &'static str> {
-    let now = (state.clock)();
-    match state.store.signin_access(&secret::hash(token), now).await {
+    let now = (state.clock())();
+    match state.store().signin_access(&secret::hash(token), now).await {
         Ok(Ok(grant)) if signin.is_ours(&grant.resource) => {
-            if let Err(err) = state.store.signin_touch(&grant.id, now).await {
+            if let Err(err) = state.store().signin_touch(&grant.id, now).await {
                 tracing::warn!(cause = %err, "cannot note the grant's use");
             }
             Ok(SignedIn(grant))
