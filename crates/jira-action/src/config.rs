@@ -608,19 +608,16 @@ impl<const N: usize> From<[&str; N]> for ProjectAllowList {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "JiraFile")]
 pub struct JiraConfig {
-    /// Each key is described where it is read, on `JiraFile`.
+    /// Each key is described where it is read, on `JiraFile` (this
+    /// struct is built from it, so it takes no serde attributes).
     pub url: Option<Url>,
     pub site_url: Option<Url>,
     pub discover_cloud_id: bool,
     pub flavor: FlavorSetting,
     pub credentials: JiraCredentials,
-    #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    #[serde(with = "humantime_serde")]
     pub retry_budget: Duration,
-    #[serde(with = "humantime_serde")]
     pub outcome_settle: Option<Duration>,
     pub max_requests_per_second: f64,
     pub priorities: BTreeMap<String, String>,
