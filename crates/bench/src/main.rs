@@ -461,7 +461,9 @@ fn server_config(
         (10_000, 20_000)
     };
     // Under faults, stalled clients are let go within the run, and a create
-    // whose outcome is unknown may be looked up again soon.
+    // whose outcome is unknown may be looked up again soon. Durations keep
+    // their deprecated `_ms`/`_secs` spellings, which servers from before
+    // `"30s"`-style durations read too.
     let (limits, settle, wait) = if opts.faults {
         (
             format!(

@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::config::{AuthMode, Config, FlavorSetting};
+use crate::config::{AuthMode, Config, FlavorSetting, GleanKeys, JiraCredentials};
 use crate::glean::signature::{KeySource, Verifier};
 use crate::glean::{manifest, openapi};
 use crate::health::Readiness;
@@ -24,38 +24,111 @@ use crate::resolve::Resolver;
 use crate::server::ConnectionLimits;
 use crate::store::{Clock, Store, system_clock};
 
-/// Everything a request handler needs, shared by all requests.
+/// Everything a request handler needs, shared by all requests; built
+/// once by [`AppState::new`] and read through its accessors.
 pub struct AppState {
-    pub config: Config,
+    config: Config,
     /// The Jira client with the server's own credentials (none in
     /// passthrough mode, where each request brings its own).
-    pub jira: JiraClient,
-    pub resolver: Resolver,
-    pub in_flight: Arc<Semaphore>,
+    jira: JiraClient,
+    resolver: Resolver,
+    in_flight: Arc<Semaphore>,
     /// Open client connections (against `limits.max_connections`).
-    pub connections: Arc<Semaphore>,
+    connections: Arc<Semaphore>,
     /// The cap `connections` started with.
-    pub max_connections: usize,
+    max_connections: usize,
     /// `None` only when unsigned calls are explicitly allowed.
-    pub verifier: Option<Verifier>,
-    pub openapi: Value,
-    pub openapi_yaml: String,
-    pub manifest: Value,
+    verifier: Option<Verifier>,
+    openapi: Value,
+    openapi_yaml: String,
+    manifest: Value,
     /// Idempotency claims and the audit trail.
-    pub store: Store,
+    store: Store,
     /// What `/metrics` exports; the Jira client reports its calls here.
-    pub metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
     /// `/readyz`'s checks, Jira's cached.
-    pub readiness: Readiness,
+    readiness: Readiness,
     /// `oauth` mode: the connection whose access token every call uses.
-    pub tokens: Option<Arc<TokenManager>>,
+    tokens: Option<Arc<TokenManager>>,
     /// Refused signatures, counted until their summary is written.
-    pub refusals: Arc<Refusals>,
+    refusals: Arc<Refusals>,
     /// "Now" for idempotency claims and settle times (see
-    /// `jira.outcome_settle_ms`); the system clock unless a test moves it.
-    pub clock: Clock,
+    /// `jira.outcome_settle`); the system clock unless a test moves it.
+    clock: Clock,
     /// Sign-in for `/mcp` (`[mcp.oauth]`), when on.
-    pub signin: Option<Arc<crate::signin::SignIn>>,
+    signin: Option<Arc<crate::signin::SignIn>>,
+}
+
+/// Read-only access: the state is shared by every request and never
+/// changes after it is built.
+impl AppState {
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn jira(&self) -> &JiraClient {
+        &self.jira
+    }
+
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    pub fn in_flight(&self) -> &Arc<Semaphore> {
+        &self.in_flight
+    }
+
+    pub fn connections(&self) -> &Arc<Semaphore> {
+        &self.connections
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    pub fn verifier(&self) -> &Option<Verifier> {
+        &self.verifier
+    }
+
+    pub fn openapi(&self) -> &Value {
+        &self.openapi
+    }
+
+    pub fn openapi_yaml(&self) -> &str {
+        &self.openapi_yaml
+    }
+
+    pub fn manifest(&self) -> &Value {
+        &self.manifest
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn tokens(&self) -> &Option<Arc<TokenManager>> {
+        &self.tokens
+    }
+
+    pub fn refusals(&self) -> &Arc<Refusals> {
+        &self.refusals
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn signin(&self) -> &Option<Arc<crate::signin::SignIn>> {
+        &self.signin
+    }
 }
 
 impl AppState {
@@ -103,7 +176,7 @@ impl AppState {
             openapi_yaml: openapi::yaml(&openapi)
                 .context("cannot write the OpenAPI document as YAML")?,
             openapi,
-            manifest: manifest::document(public_url, config.jira.auth),
+            manifest: manifest::document(public_url, config.jira.auth()),
             jira,
             config,
             store,
@@ -119,18 +192,18 @@ impl AppState {
 /// The verifier for the configured key source; a key file is read and
 /// checked now, so a bad key stops the start rather than every request.
 pub(crate) fn signature_verifier(config: &Config) -> anyhow::Result<Option<Verifier>> {
-    let glean = &config.glean;
-    let source = if let Some(path) = &glean.key_file {
-        let key = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the Glean key {}", path.display()))?;
-        KeySource::Pem(key)
-    } else if let Some(url) = &glean.url {
-        KeySource::Url(url.clone())
-    } else if glean.allow_unsigned {
-        tracing::warn!("Glean signatures are NOT verified (allow_unsigned)");
-        return Ok(None);
-    } else {
-        anyhow::bail!("no Glean verification key configured");
+    let source = match &config.glean.keys {
+        Some(GleanKeys::File(path)) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the Glean key {}", path.display()))?;
+            KeySource::Pem(key)
+        }
+        Some(GleanKeys::Url(url)) => KeySource::Url(url.clone()),
+        Some(GleanKeys::Unsigned) => {
+            tracing::warn!("Glean signatures are NOT verified (allow_unsigned)");
+            return Ok(None);
+        }
+        None => anyhow::bail!("no Glean verification key configured"),
     };
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
@@ -154,8 +227,8 @@ pub fn jira_client_observed(
     tokens: Option<&TokenManager>,
 ) -> anyhow::Result<JiraClient> {
     let jira = &config.jira;
-    let mut client_config = match (jira.auth, tokens) {
-        (AuthMode::Oauth, Some(tokens)) => {
+    let mut client_config = match (&jira.credentials, tokens) {
+        (JiraCredentials::Oauth, Some(tokens)) => {
             let mut client_config = ClientConfig::new(ApiBase::Gateway {
                 api_url: config.oauth.api_url.clone(),
                 cloud_id: tokens.cloud_id.clone(),
@@ -166,18 +239,22 @@ pub fn jira_client_observed(
             );
             client_config
         }
-        (AuthMode::Oauth, None) => anyhow::bail!("auth = oauth without an OAuth connection"),
+        (JiraCredentials::Oauth, None) => anyhow::bail!("auth = oauth without an OAuth connection"),
         _ => {
-            let url = jira.url.clone().context("jira.url is not set")?;
+            // Not required when the file is read: `--sandbox` sets it later.
+            let url = jira
+                .url
+                .clone()
+                .context("jira.url is required outside the sandbox: set it in the file or JIRA_ACTION_JIRA_URL (--jira-url)")?;
             let mut client_config = ClientConfig::new(api_base(&url, jira.discover_cloud_id)?);
             client_config.site_url = jira.site_url.clone();
             client_config
         }
     };
-    client_config.connect_timeout = Duration::from_millis(jira.connect_timeout_ms);
-    client_config.request_timeout = Duration::from_millis(jira.request_timeout_ms);
+    client_config.connect_timeout = jira.connect_timeout;
+    client_config.request_timeout = jira.request_timeout;
     client_config.retry = RetryPolicy {
-        budget: Duration::from_millis(jira.retry_budget_ms),
+        budget: jira.retry_budget,
         ..RetryPolicy::default()
     };
     client_config.max_requests_per_second = jira.max_requests_per_second;
@@ -186,40 +263,21 @@ pub fn jira_client_observed(
     // a client built before that (detection itself) speaks Cloud's v3
     // only where nothing depends on it.
     client_config.flavor = flavor_of(config);
-    Ok(JiraClient::new(client_config, server_auth(config)?)?)
+    Ok(JiraClient::new(
+        client_config,
+        jira.credentials.client_auth(),
+    )?)
 }
 
 /// The flavour a configuration names: the fixed one, Cloud for OAuth
 /// (Atlassian's gateway is Cloud only), else Cloud until detected.
 pub fn flavor_of(config: &Config) -> Flavor {
-    match (config.jira.auth, config.jira.flavor.fixed()) {
+    match (config.jira.auth(), config.jira.flavor.fixed()) {
         (AuthMode::Oauth, _) => Flavor::Cloud,
         (AuthMode::Pat | AuthMode::Password, None) => Flavor::DataCenter,
         (_, Some(flavor)) => flavor,
         (_, None) => Flavor::Cloud,
     }
-}
-
-/// The server's own credential for its mode (none where each call brings
-/// or is given its own).
-fn server_auth(config: &Config) -> anyhow::Result<Auth> {
-    let jira = &config.jira;
-    Ok(match jira.auth {
-        // The token is set per call (see `TokenManager::access_token`).
-        AuthMode::Passthrough | AuthMode::Oauth => Auth::None,
-        AuthMode::ApiToken => Auth::Basic {
-            email: jira.email.clone().context("jira.email is not set")?,
-            token: jira
-                .api_token
-                .clone()
-                .context("jira.api_token is not set")?,
-        },
-        AuthMode::Pat => Auth::Bearer(jira.pat.clone().context("jira.pat is not set")?),
-        AuthMode::Password => Auth::Basic {
-            email: jira.username.clone().context("jira.username is not set")?,
-            token: jira.password.clone().context("jira.password is not set")?,
-        },
-    })
 }
 
 /// Settles `jira.flavor = "auto"`: asks `GET /rest/api/2/serverInfo` once
@@ -231,7 +289,7 @@ pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<(Flavor, Stri
     // OAuth reaches Cloud only (through Atlassian's gateway). PAT and
     // password name Data Center too, but are still checked against the
     // Jira, so that a PAT configured for a Cloud site stops the start.
-    if config.jira.flavor != FlavorSetting::Auto || config.jira.auth == AuthMode::Oauth {
+    if config.jira.flavor != FlavorSetting::Auto || config.jira.auth() == AuthMode::Oauth {
         let flavor = flavor_of(config);
         tracing::info!(flavor = %flavor, "Jira flavour (configured)");
         config.jira.flavor = setting(flavor);
@@ -251,12 +309,12 @@ pub async fn resolve_flavor(config: &mut Config) -> anyhow::Result<(Flavor, Stri
         "Jira flavour (detected from serverInfo)"
     );
     if flavor == Flavor::Cloud
-        && config.jira.auth.is_static_server_credential()
-        && config.jira.auth != AuthMode::ApiToken
+        && config.jira.auth().is_static_server_credential()
+        && config.jira.auth() != AuthMode::ApiToken
     {
         anyhow::bail!("this Jira is Cloud: auth = pat or password is for Data Center and Server");
     }
-    if flavor == Flavor::DataCenter && config.jira.auth == AuthMode::ApiToken {
+    if flavor == Flavor::DataCenter && config.jira.auth() == AuthMode::ApiToken {
         anyhow::bail!(
             "this Jira is Data Center or Server (serverInfo says {}): use auth = pat, password or passthrough",
             info.deployment_type
@@ -377,8 +435,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = &state.config.limits;
     let connection_limits = ConnectionLimits {
-        header_read_timeout: Duration::from_millis(limits.header_read_timeout_ms),
-        idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+        header_read_timeout: limits.header_read_timeout,
+        idle_timeout: limits.idle_timeout,
     };
     let task = tokio::spawn(crate::server::serve(
         listener,
@@ -435,11 +493,11 @@ async fn open_with_clock(
     tracing::info!(backend = store.backend(), "store ready");
     let retention = tokio::spawn(enforce_retention(
         store.clone(),
-        Duration::from_secs(config.audit.retention_days.saturating_mul(86_400)),
-        Duration::from_secs(config.audit.purge_interval_secs.max(1)),
+        config.audit.retention,
+        config.audit.purge_interval.max(Duration::from_secs(1)),
     ));
-    let tokens = match config.jira.auth {
-        AuthMode::Oauth => Some(Arc::new(
+    let tokens = match config.jira.credentials {
+        JiraCredentials::Oauth => Some(Arc::new(
             open_oauth(&config, &store, Arc::clone(&clock)).await?,
         )),
         _ => None,
@@ -463,7 +521,7 @@ pub async fn open_oauth(
 ) -> anyhow::Result<TokenManager> {
     let app = config.oauth.app()?;
     let cipher = token_cipher(config)?;
-    let margin = Duration::from_secs(config.oauth.refresh_margin_secs);
+    let margin = config.oauth.refresh_margin;
     let tokens = TokenManager::open(app, store.clone(), cipher, margin, clock)
         .await
         .context("auth = oauth")?;

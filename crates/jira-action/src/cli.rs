@@ -9,11 +9,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{AuthMode, Config, FlavorSetting};
+use crate::config::{AuthMode, Config, FlavorSetting, GleanKeys, Overrides};
 use crate::glean::{manifest, openapi};
 
 /// A secret given as a flag or environment variable (a token, a client
@@ -233,7 +233,10 @@ impl SandboxArgs {
         if !self.sandbox {
             return Ok(None);
         }
-        config.glean.allow_unsigned = true;
+        // A key given beside --sandbox is still checked.
+        if config.glean.keys.is_none() {
+            config.glean.keys = Some(GleanKeys::Unsigned);
+        }
         crate::sandbox::prepare(config, self.sandbox_users)
             .await
             .map(Some)
@@ -255,15 +258,25 @@ struct GleanArgs {
 }
 
 impl GleanArgs {
-    fn apply(&self, config: &mut Config) {
+    /// A key source given here replaces the file's.
+    fn overrides(&self, overrides: &mut Overrides) {
         if let Some(path) = &self.glean_key {
-            config.glean.key_file = Some(path.clone());
+            overrides
+                .set("glean.key_file", path.display().to_string())
+                .remove("glean.url")
+                .remove("glean.allow_unsigned");
         }
         if let Some(url) = &self.glean_url {
-            config.glean.url = Some(url.clone());
+            overrides
+                .set("glean.url", url.as_str())
+                .remove("glean.key_file")
+                .remove("glean.allow_unsigned");
         }
         if self.allow_unsigned {
-            config.glean.allow_unsigned = true;
+            overrides
+                .set("glean.allow_unsigned", true)
+                .remove("glean.key_file")
+                .remove("glean.url");
         }
     }
 }
@@ -303,74 +316,72 @@ struct ServeArgs {
 
 impl ServeArgs {
     fn config(&self) -> anyhow::Result<Config> {
-        let mut config = self.common.config()?;
-        self.glean.apply(&mut config);
-        if let Some(listen) = self.listen {
-            config.listen = listen;
-        }
-        if let Some(url) = &self.public_url {
-            config.public_url = Some(url.clone());
-        }
-        let keys: Vec<SecretString> = self
+        let mut overrides = self.common.overrides();
+        self.glean.overrides(&mut overrides);
+        overrides
+            .set_some("listen", self.listen.map(|a| a.to_string()))
+            .set_some("public_url", self.public_url.as_ref().map(Url::as_str));
+        let keys: Vec<toml::Value> = self
             .mcp_api_keys
             .iter()
             .map(|key| key.0.trim())
             .filter(|key| !key.is_empty())
-            .map(|key| SecretString::from(key.to_owned()))
+            .map(toml::Value::from)
             .collect();
         if !keys.is_empty() {
-            config.mcp.api_keys = keys;
+            overrides.set("mcp.api_keys", keys);
         }
-        if let Some(secret) = &self.mcp_oauth_client_secret {
-            config.mcp.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
-        }
-        Ok(config)
+        overrides.set_some(
+            "mcp.oauth.client_secret",
+            self.mcp_oauth_client_secret.as_ref().map(|s| s.0.as_str()),
+        );
+        self.common.load(&overrides)
     }
 }
 
+/// A value-enum flag as the file writes it (the same kebab-case names).
+fn enum_name(value: &impl ValueEnum) -> Option<String> {
+    value
+        .to_possible_value()
+        .map(|possible| possible.get_name().to_owned())
+}
+
 impl ConfigArgs {
+    /// What these flags (or their environment variables) set.
+    fn overrides(&self) -> Overrides {
+        let mut overrides = Overrides::default();
+        overrides
+            .set_some("jira.url", self.jira_url.as_ref().map(Url::as_str))
+            .set_some("jira.site_url", self.site_url.as_ref().map(Url::as_str))
+            .set_some("jira.auth", self.auth.as_ref().and_then(enum_name))
+            .set_some("jira.email", self.api_email.as_deref())
+            .set_some(
+                "jira.api_token",
+                self.api_token.as_ref().map(|s| s.0.as_str()),
+            )
+            .set_some("jira.flavor", self.flavor.as_ref().and_then(enum_name))
+            .set_some("jira.pat", self.jira_pat.as_ref().map(|s| s.0.as_str()))
+            .set_some("jira.username", self.jira_username.as_deref())
+            .set_some(
+                "jira.password",
+                self.jira_password.as_ref().map(|s| s.0.as_str()),
+            )
+            .set_some("store.url", self.store_url.as_ref().map(|s| s.0.as_str()))
+            .set_some("oauth.client_id", self.oauth_client_id.as_deref())
+            .set_some(
+                "oauth.client_secret",
+                self.oauth_client_secret.as_ref().map(|s| s.0.as_str()),
+            );
+        overrides
+    }
+
+    /// The file with `overrides` laid over it.
+    fn load(&self, overrides: &Overrides) -> anyhow::Result<Config> {
+        Ok(Config::load(self.config.as_deref(), overrides)?)
+    }
+
     fn config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(url) = &self.jira_url {
-            config.jira.url = Some(url.clone());
-        }
-        if let Some(url) = &self.site_url {
-            config.jira.site_url = Some(url.clone());
-        }
-        if let Some(auth) = self.auth {
-            config.jira.auth = auth;
-        }
-        if let Some(email) = &self.api_email {
-            config.jira.email = Some(email.clone());
-        }
-        if let Some(token) = &self.api_token {
-            config.jira.api_token = Some(SecretString::from(token.0.clone()));
-        }
-        if let Some(flavor) = self.flavor {
-            config.jira.flavor = flavor;
-        }
-        if let Some(pat) = &self.jira_pat {
-            config.jira.pat = Some(SecretString::from(pat.0.clone()));
-        }
-        if let Some(username) = &self.jira_username {
-            config.jira.username = Some(username.clone());
-        }
-        if let Some(password) = &self.jira_password {
-            config.jira.password = Some(SecretString::from(password.0.clone()));
-        }
-        if let Some(url) = &self.store_url {
-            config.store.url = url.0.clone();
-        }
-        if let Some(id) = &self.oauth_client_id {
-            config.oauth.client_id = Some(id.clone());
-        }
-        if let Some(secret) = &self.oauth_client_secret {
-            config.oauth.client_secret = Some(SecretString::from(secret.0.clone()));
-        }
-        Ok(config)
+        self.load(&self.overrides())
     }
 }
 
@@ -502,7 +513,7 @@ async fn mcp_stdio(args: McpArgs) -> anyhow::Result<()> {
     let mut config = args.common.config()?;
     let _sim = args.sandbox.prepare(&mut config).await?;
     config.validate_without_glean()?;
-    if config.jira.auth == AuthMode::Passthrough {
+    if config.jira.credentials.is_passthrough() {
         anyhow::bail!(
             "jira-action mcp needs server-held Jira credentials: set auth = api-token or oauth (--auth)"
         );
@@ -636,8 +647,9 @@ impl crate::oauth::login::Prompt for TerminalPrompt {
 
 /// Prints the table; true when a check failed.
 async fn doctor(args: DoctorArgs) -> anyhow::Result<bool> {
-    let mut config = args.common.config()?;
-    args.glean.apply(&mut config);
+    let mut overrides = args.common.overrides();
+    args.glean.overrides(&mut overrides);
+    let mut config = args.common.load(&overrides)?;
     let _sim = args.sandbox.prepare(&mut config).await?;
     let options = crate::doctor::Options {
         emails: args.emails,
@@ -757,6 +769,65 @@ mod tests {
         assert!(!parses(&["oauth", "status", "--listen", "127.0.0.1:0"]));
         assert!(!parses(&["oauth", "login", "--sandbox"]));
         assert!(!parses(&["oauth", "status", "--allow-unsigned"]));
+    }
+
+    #[test]
+    fn flags_complete_and_override_the_file() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("jira-action.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\n[jira]\nurl = \"https://file.atlassian.net\"\n\
+             auth = \"passthrough\"\n[glean]\nurl = \"https://acme-be.glean.com\"\n",
+        )
+        .expect("written");
+        let path = path.display().to_string();
+        let serve = |extra: &[&str]| {
+            let args = ["jira-action", "serve", "--config", path.as_str()]
+                .into_iter()
+                .chain(extra.iter().copied());
+            match Cli::try_parse_from(args).expect("parses").command {
+                Command::Serve(args) => args.config(),
+                _ => unreachable!("serve"),
+            }
+        };
+        let config = serve(&[
+            "--auth",
+            "pat",
+            "--flavor",
+            "datacenter",
+            "--jira-pat",
+            "pat-1",
+            "--listen",
+            "127.0.0.1:0",
+            "--glean-key",
+            "k.pem",
+            "--mcp-api-keys",
+            "a, ,b",
+        ])
+        .expect("complete");
+        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.jira.flavor, FlavorSetting::DataCenter);
+        assert!(matches!(
+            config.jira.credentials,
+            crate::config::JiraCredentials::Pat { .. }
+        ));
+        assert_eq!(
+            config.jira.url.as_ref().map(Url::as_str),
+            Some("https://file.atlassian.net/"),
+            "what no flag names stays the file's"
+        );
+        assert_eq!(config.mcp.api_keys.len(), 2);
+        assert_eq!(
+            config.glean.keys,
+            Some(GleanKeys::File(PathBuf::from("k.pem"))),
+            "the flag's key source replaces the file's"
+        );
+        // A mode whose credential neither file nor flag gives stops here.
+        let missing = serve(&["--auth", "password", "--jira-username", "u"])
+            .expect_err("no password")
+            .to_string();
+        assert!(missing.contains("jira.password is required"), "{missing}");
     }
 
     #[test]

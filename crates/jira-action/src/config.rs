@@ -163,12 +163,15 @@ pub struct McpOAuthConfig {
     /// URL parser would add a trailing slash the comparison must not see.
     pub issuer: Option<String>,
     /// Lifetime of the access tokens jira-action issues.
-    pub access_token_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
     /// How long an unused refresh token stays good (each refresh rotates it).
-    pub refresh_token_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
     /// How long a person has from `authorize` to the consent, and a client
     /// from the consent to redeeming its code.
-    pub authorization_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub authorization_ttl: Duration,
     /// Whether clients may register themselves (RFC 7591), as Glean's MCP
     /// host and most assistants do.
     pub dynamic_registration: bool,
@@ -186,7 +189,8 @@ pub struct McpOAuthConfig {
     /// `http://127.0.0.1` server). Off, those are refused (SSRF).
     pub allow_private_client_metadata: bool,
     /// How long fetching one metadata document may take, all told.
-    pub client_metadata_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub client_metadata_timeout: Duration,
 }
 
 /// A client listed in the configuration.
@@ -210,15 +214,15 @@ impl Default for McpOAuthConfig {
             auth_url: url("https://auth.atlassian.com"),
             api_url: url("https://api.atlassian.com"),
             issuer: None,
-            access_token_ttl_secs: 3_600,
-            refresh_token_ttl_secs: 30 * 86_400,
-            authorization_ttl_secs: 600,
+            access_token_ttl: Duration::from_secs(3_600),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            authorization_ttl: Duration::from_secs(600),
             dynamic_registration: true,
             clients: Vec::new(),
             client_metadata_documents: true,
             client_metadata_hosts: Vec::new(),
             allow_private_client_metadata: false,
-            client_metadata_timeout_ms: 5_000,
+            client_metadata_timeout: Duration::from_millis(5_000),
         }
     }
 }
@@ -251,7 +255,8 @@ pub struct OAuthConfig {
     pub redirect_uri: Url,
     pub scopes: Vec<String>,
     /// Refresh the access token this long before it expires.
-    pub refresh_margin_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub refresh_margin: Duration,
     /// The base64 AES-256 key that seals the stored tokens. Prefer the
     /// environment variable `JIRA_ACTION_TOKEN_KEY`; every process sharing
     /// the store needs the same key.
@@ -276,7 +281,7 @@ impl Default for OAuthConfig {
             ]
             .map(String::from)
             .to_vec(),
-            refresh_margin_secs: 300,
+            refresh_margin: Duration::from_secs(300),
             token_key: None,
         }
     }
@@ -310,15 +315,18 @@ pub struct StoreConfig {
     pub url: String,
     pub max_connections: u32,
     /// How long a repeat of a request gets the first answer back.
-    pub idempotency_window_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub idempotency_window: Duration,
     /// How long a repeat waits for the same request in progress elsewhere
     /// before answering 409 `request_in_progress`.
-    pub wait_for_in_progress_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub wait_for_in_progress: Duration,
     /// How long a request in progress blocks its repeats. A holder that
     /// dies (SIGKILL) blocks them no longer than this; it must exceed
-    /// `limits.request_timeout_ms`, or a slow holder could be taken over.
+    /// `limits.request_timeout`, or a slow holder could be taken over.
     /// Default: the request timeout plus 5 seconds.
-    pub lease_secs: Option<u64>,
+    #[serde(with = "humantime_serde")]
+    pub lease: Option<Duration>,
 }
 
 /// The audit trail: one record per request to `POST /create_issue`.
@@ -326,11 +334,13 @@ pub struct StoreConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// Records older than this are deleted by a periodic task.
-    pub retention_days: u64,
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
     /// Keep issue descriptions in the records (off: they may be sensitive).
     pub record_descriptions: bool,
     /// How often the retention task runs.
-    pub purge_interval_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -338,16 +348,16 @@ impl std::fmt::Debug for StoreConfig {
         let StoreConfig {
             url,
             max_connections,
-            idempotency_window_secs,
-            wait_for_in_progress_ms,
-            lease_secs,
+            idempotency_window,
+            wait_for_in_progress,
+            lease,
         } = self;
         f.debug_struct("StoreConfig")
             .field("url", &crate::app::redact(url))
             .field("max_connections", max_connections)
-            .field("idempotency_window_secs", idempotency_window_secs)
-            .field("wait_for_in_progress_ms", wait_for_in_progress_ms)
-            .field("lease_secs", lease_secs)
+            .field("idempotency_window", idempotency_window)
+            .field("wait_for_in_progress", wait_for_in_progress)
+            .field("lease", lease)
             .finish()
     }
 }
@@ -357,9 +367,9 @@ impl Default for StoreConfig {
         StoreConfig {
             url: "jira-action.db".to_owned(),
             max_connections: 8,
-            idempotency_window_secs: 600,
-            wait_for_in_progress_ms: 10_000,
-            lease_secs: None,
+            idempotency_window: Duration::from_secs(600),
+            wait_for_in_progress: Duration::from_millis(10_000),
+            lease: None,
         }
     }
 }
@@ -367,9 +377,9 @@ impl Default for StoreConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
-            retention_days: 90,
+            retention: Duration::from_secs(90 * 86_400),
             record_descriptions: false,
-            purge_interval_secs: 3_600,
+            purge_interval: Duration::from_secs(3_600),
         }
     }
 }
@@ -395,18 +405,64 @@ pub struct ProjectSettings {
     pub defaults: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Where Glean's signing key comes from. Verification is on unless
-/// `allow_unsigned` says otherwise, explicitly.
+/// `[glean]`, typed: at most one source of Glean's signing key.
+/// Verification is on unless `allow_unsigned` says otherwise, explicitly.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "GleanFile")]
 pub struct GleanConfig {
-    /// A file with Glean's public key: PEM, or the base64 DER Glean publishes.
-    pub key_file: Option<PathBuf>,
+    /// `None`: nothing configured, which only a server without Glean's
+    /// door (`jira-action mcp`) accepts.
+    pub keys: Option<GleanKeys>,
+}
+
+/// Where Glean's signing key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GleanKeys {
+    /// A file with the key: PEM, or the base64 DER Glean publishes.
+    File(PathBuf),
     /// The Glean backend (`https://<instance>-be.glean.com`); the key is
     /// fetched from `{url}/api/tools/v1/verification_key`.
-    pub url: Option<Url>,
-    /// Accept calls without a valid signature (development only).
-    pub allow_unsigned: bool,
+    Url(Url),
+    /// No key: calls are accepted without a valid signature (development
+    /// only).
+    Unsigned,
+}
+
+/// `[glean]` as written: three keys, of which one may be set.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GleanFile {
+    key_file: Option<PathBuf>,
+    url: Option<Url>,
+    allow_unsigned: bool,
+}
+
+impl TryFrom<GleanFile> for GleanConfig {
+    type Error = String;
+
+    fn try_from(file: GleanFile) -> Result<GleanConfig, String> {
+        let keys = match (file.key_file, file.url, file.allow_unsigned) {
+            (None, None, false) => None,
+            (Some(path), None, false) => Some(GleanKeys::File(path)),
+            (None, Some(url), false) => Some(GleanKeys::Url(url)),
+            (None, None, true) => Some(GleanKeys::Unsigned),
+            (key_file, url, unsigned) => {
+                let given: Vec<&str> = [
+                    key_file.is_some().then_some("glean.key_file"),
+                    url.is_some().then_some("glean.url"),
+                    unsigned.then_some("glean.allow_unsigned"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                return Err(format!(
+                    "{} are all set: keep one source of Glean's key",
+                    given.join(" and ")
+                ));
+            }
+        };
+        Ok(GleanConfig { keys })
+    }
 }
 
 /// Optional allow-lists. Empty means everyone / every project. Both are
@@ -546,64 +602,220 @@ impl<const N: usize> From<[&str; N]> for ProjectAllowList {
     }
 }
 
+/// `[jira]`, typed: the server's credential is one [`JiraCredentials`],
+/// built when the file is read, so a missing one stops the start there
+/// and nothing later asks whether a field is set.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "JiraFile")]
 pub struct JiraConfig {
+    /// Each key is described where it is read, on `JiraFile` (this
+    /// struct is built from it, so it takes no serde attributes).
+    pub url: Option<Url>,
+    pub site_url: Option<Url>,
+    pub discover_cloud_id: bool,
+    pub flavor: FlavorSetting,
+    pub credentials: JiraCredentials,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry_budget: Duration,
+    pub outcome_settle: Option<Duration>,
+    pub max_requests_per_second: f64,
+    pub priorities: BTreeMap<String, String>,
+}
+
+/// `[jira]` as written: every credential key optional, whatever the
+/// mode; [`JiraConfig`] is what the rest of the server sees.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct JiraFile {
     /// The REST API's base: a site (`https://<site>.atlassian.net`) or the
     /// OAuth gateway (`https://api.atlassian.com/ex/jira/<cloudId>`).
     /// With `https://api.atlassian.com` alone the cloud id of `site_url` is
     /// discovered once from `accessible-resources`.
-    pub url: Option<Url>,
+    url: Option<Url>,
     /// The site, for browse links. Defaults to `url` when that is a site.
-    pub site_url: Option<Url>,
+    site_url: Option<Url>,
     /// Look up the cloud id of `site_url` in the gateway's
     /// `accessible-resources` (implied when `url` is `https://api.atlassian.com`).
-    pub discover_cloud_id: bool,
+    discover_cloud_id: bool,
     /// `cloud`, `datacenter` (Data Center or Server), or `auto`: read
     /// `serverInfo` once at start and say which it found.
-    pub flavor: FlavorSetting,
-    pub auth: AuthMode,
+    flavor: FlavorSetting,
+    auth: AuthMode,
     /// `api-token` mode: the Atlassian account email the token belongs to.
-    pub email: Option<String>,
+    email: Option<String>,
     /// `api-token` mode: the API token. Prefer the environment variable
     /// `JIRA_ACTION_API_TOKEN` to a file.
-    pub api_token: Option<SecretString>,
+    api_token: Option<SecretString>,
     /// `pat` mode: the personal access token. Prefer the environment
     /// variable `JIRA_ACTION_JIRA_PAT` to a file.
-    pub pat: Option<SecretString>,
+    pat: Option<SecretString>,
     /// `password` mode: the Jira username.
-    pub username: Option<String>,
+    username: Option<String>,
     /// `password` mode: its password. Prefer `JIRA_ACTION_JIRA_PASSWORD`.
-    pub password: Option<SecretString>,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
+    password: Option<SecretString>,
+    #[serde(with = "humantime_serde")]
+    connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    request_timeout: Duration,
     /// The most time one Glean request may spend waiting to retry Jira.
-    pub retry_budget_ms: u64,
+    #[serde(with = "humantime_serde")]
+    retry_budget: Duration,
     /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
     /// connection), how long a retry waits before it looks for the issue:
     /// time for Jira to commit the create and for its search to see it.
     /// Retries before then get 504 `jira_outcome_unknown` with the time
-    /// left as `Retry-After`. Default: `request_timeout_ms` + 5 s.
-    pub outcome_settle_ms: Option<u64>,
+    /// left as `Retry-After`. Default: `request_timeout` + 5 s.
+    #[serde(with = "humantime_serde")]
+    outcome_settle: Option<Duration>,
     /// Client-side limit on calls per second to the Jira site, so bursts
     /// never reach Jira's own limits; calls wait for a slot (within the
     /// retry budget). 0 turns it off.
-    pub max_requests_per_second: f64,
+    max_requests_per_second: f64,
     /// Glean priority (1 highest .. 5 lowest) to this site's priority id.
     /// Default: the number itself is the id.
-    pub priorities: BTreeMap<String, String>,
+    priorities: BTreeMap<String, String>,
+}
+
+/// The server's own credential to Jira, holding exactly what its mode
+/// needs. `{:?}` prints no secret.
+#[derive(Clone, Debug, Default)]
+pub enum JiraCredentials {
+    /// Each call brings its own (`auth = "passthrough"`).
+    #[default]
+    Passthrough,
+    /// `auth = "api-token"`: Cloud, HTTP Basic.
+    ApiToken { email: String, token: SecretString },
+    /// `auth = "oauth"`: the stored connection's access token, set per
+    /// call (the app itself is `[oauth]`).
+    Oauth,
+    /// `auth = "pat"`: Data Center, `Authorization: Bearer`.
+    Pat { token: SecretString },
+    /// `auth = "password"`: Data Center, HTTP Basic.
+    Password {
+        username: String,
+        password: SecretString,
+    },
+}
+
+impl JiraCredentials {
+    /// The mode these credentials are for.
+    pub fn mode(&self) -> AuthMode {
+        match self {
+            JiraCredentials::Passthrough => AuthMode::Passthrough,
+            JiraCredentials::ApiToken { .. } => AuthMode::ApiToken,
+            JiraCredentials::Oauth => AuthMode::Oauth,
+            JiraCredentials::Pat { .. } => AuthMode::Pat,
+            JiraCredentials::Password { .. } => AuthMode::Password,
+        }
+    }
+
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self, JiraCredentials::Passthrough)
+    }
+
+    /// The Jira client's own `Authorization`: the one place a mode
+    /// becomes a header. None where each call brings (passthrough) or is
+    /// given (oauth, see `TokenManager::access_token`) its own.
+    pub fn client_auth(&self) -> jira::Auth {
+        match self {
+            JiraCredentials::Passthrough | JiraCredentials::Oauth => jira::Auth::None,
+            JiraCredentials::ApiToken { email, token } => jira::Auth::Basic {
+                email: email.clone(),
+                token: token.clone(),
+            },
+            JiraCredentials::Pat { token } => jira::Auth::Bearer(token.clone()),
+            JiraCredentials::Password { username, password } => jira::Auth::Basic {
+                email: username.clone(),
+                token: password.clone(),
+            },
+        }
+    }
+}
+
+impl JiraConfig {
+    /// The configured mode.
+    pub fn auth(&self) -> AuthMode {
+        self.credentials.mode()
+    }
+}
+
+/// A credential key its mode needs, or what to set: the key, the
+/// environment variable and the flag.
+fn required<T>(value: Option<T>, key: &str, mode: &str, env: &str) -> Result<T, String> {
+    value.ok_or_else(|| {
+        format!("jira.{key} is required when jira.auth = \"{mode}\": set it in the file or {env}")
+    })
+}
+
+impl TryFrom<JiraFile> for JiraConfig {
+    type Error = String;
+
+    fn try_from(file: JiraFile) -> Result<JiraConfig, String> {
+        let credentials = match file.auth {
+            AuthMode::Passthrough => JiraCredentials::Passthrough,
+            AuthMode::Oauth => JiraCredentials::Oauth,
+            AuthMode::ApiToken => JiraCredentials::ApiToken {
+                email: required(
+                    file.email,
+                    "email",
+                    "api-token",
+                    "JIRA_ACTION_API_EMAIL (--api-email)",
+                )?,
+                token: required(
+                    file.api_token,
+                    "api_token",
+                    "api-token",
+                    "JIRA_ACTION_API_TOKEN (--api-token)",
+                )?,
+            },
+            AuthMode::Pat => JiraCredentials::Pat {
+                token: required(file.pat, "pat", "pat", "JIRA_ACTION_JIRA_PAT (--jira-pat)")?,
+            },
+            AuthMode::Password => JiraCredentials::Password {
+                username: required(
+                    file.username,
+                    "username",
+                    "password",
+                    "JIRA_ACTION_JIRA_USERNAME (--jira-username)",
+                )?,
+                password: required(
+                    file.password,
+                    "password",
+                    "password",
+                    "JIRA_ACTION_JIRA_PASSWORD (--jira-password)",
+                )?,
+            },
+        };
+        Ok(JiraConfig {
+            url: file.url,
+            site_url: file.site_url,
+            discover_cloud_id: file.discover_cloud_id,
+            flavor: file.flavor,
+            credentials,
+            connect_timeout: file.connect_timeout,
+            request_timeout: file.request_timeout,
+            retry_budget: file.retry_budget,
+            outcome_settle: file.outcome_settle,
+            max_requests_per_second: file.max_requests_per_second,
+            priorities: file.priorities,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// How long a resolved user (email → account) is reused.
-    pub user_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub user_ttl: Duration,
     /// How long "no such user" or "ambiguous" is remembered: shorter, so a
     /// newly invited user can file soon.
-    pub negative_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub negative_ttl: Duration,
     /// How long a project's issue types and components are reused.
-    pub project_ttl_secs: u64,
+    #[serde(with = "humantime_serde")]
+    pub project_ttl: Duration,
     pub max_users: u64,
     pub max_projects: u64,
 }
@@ -613,14 +825,17 @@ pub struct CacheConfig {
 pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// The whole request, Jira calls included; Glean gives up on slow tools.
-    pub request_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
     /// Once a request's first byte has arrived, its headers must be
     /// complete within this, or the connection is closed.
-    pub header_read_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
     /// A connection with no request in progress is closed after this long
     /// without a byte (keep-alive included).
-    pub idle_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// The most open client connections; further ones wait in the listen
     /// backlog until one closes. Lowered at start to fit the process's
     /// open-file limit.
@@ -648,9 +863,9 @@ impl Default for Config {
     }
 }
 
-impl Default for JiraConfig {
+impl Default for JiraFile {
     fn default() -> Self {
-        JiraConfig {
+        JiraFile {
             url: None,
             site_url: None,
             discover_cloud_id: false,
@@ -661,12 +876,31 @@ impl Default for JiraConfig {
             pat: None,
             username: None,
             password: None,
-            connect_timeout_ms: 5_000,
-            request_timeout_ms: 10_000,
-            retry_budget_ms: 20_000,
-            outcome_settle_ms: None,
+            connect_timeout: Duration::from_millis(5_000),
+            request_timeout: Duration::from_millis(10_000),
+            retry_budget: Duration::from_millis(20_000),
+            outcome_settle: None,
             max_requests_per_second: 20.0,
             priorities: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for JiraConfig {
+    fn default() -> Self {
+        let file = JiraFile::default();
+        JiraConfig {
+            url: file.url,
+            site_url: file.site_url,
+            discover_cloud_id: file.discover_cloud_id,
+            flavor: file.flavor,
+            credentials: JiraCredentials::Passthrough,
+            connect_timeout: file.connect_timeout,
+            request_timeout: file.request_timeout,
+            retry_budget: file.retry_budget,
+            outcome_settle: file.outcome_settle,
+            max_requests_per_second: file.max_requests_per_second,
+            priorities: file.priorities,
         }
     }
 }
@@ -674,9 +908,9 @@ impl Default for JiraConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
-            user_ttl_secs: 3_600,
-            negative_ttl_secs: 60,
-            project_ttl_secs: 600,
+            user_ttl: Duration::from_secs(3_600),
+            negative_ttl: Duration::from_secs(60),
+            project_ttl: Duration::from_secs(600),
             max_users: 100_000,
             max_projects: 1_000,
         }
@@ -687,10 +921,10 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_bytes: 64 * 1024,
-            request_timeout_ms: 25_000,
+            request_timeout: Duration::from_millis(25_000),
             max_concurrent_requests: 1_024,
-            header_read_timeout_ms: 10_000,
-            idle_timeout_ms: 60_000,
+            header_read_timeout: Duration::from_millis(10_000),
+            idle_timeout: Duration::from_millis(60_000),
             max_connections: 10_000,
         }
     }
@@ -712,27 +946,234 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-impl Config {
-    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Config::from_toml(&text).map_err(|source| ConfigError::Parse {
-            path: path.display().to_string(),
-            source: Box::new(source),
-        })
+/// The keys that were bare numbers before durations took units (`"30s"`,
+/// `"500ms"`, `"90d"`): section, old key, its unit's suffix, new key. The
+/// old keys are still read, with a warning at start.
+const DEPRECATED_DURATIONS: &[(&str, &str, &str, &str)] = &[
+    ("jira", "connect_timeout_ms", "ms", "connect_timeout"),
+    ("jira", "request_timeout_ms", "ms", "request_timeout"),
+    ("jira", "retry_budget_ms", "ms", "retry_budget"),
+    ("jira", "outcome_settle_ms", "ms", "outcome_settle"),
+    ("limits", "request_timeout_ms", "ms", "request_timeout"),
+    (
+        "limits",
+        "header_read_timeout_ms",
+        "ms",
+        "header_read_timeout",
+    ),
+    ("limits", "idle_timeout_ms", "ms", "idle_timeout"),
+    ("cache", "user_ttl_secs", "s", "user_ttl"),
+    ("cache", "negative_ttl_secs", "s", "negative_ttl"),
+    ("cache", "project_ttl_secs", "s", "project_ttl"),
+    ("audit", "retention_days", "d", "retention"),
+    ("audit", "purge_interval_secs", "s", "purge_interval"),
+    (
+        "store",
+        "idempotency_window_secs",
+        "s",
+        "idempotency_window",
+    ),
+    (
+        "store",
+        "wait_for_in_progress_ms",
+        "ms",
+        "wait_for_in_progress",
+    ),
+    ("store", "lease_secs", "s", "lease"),
+    ("oauth", "refresh_margin_secs", "s", "refresh_margin"),
+    (
+        "mcp.oauth",
+        "access_token_ttl_secs",
+        "s",
+        "access_token_ttl",
+    ),
+    (
+        "mcp.oauth",
+        "refresh_token_ttl_secs",
+        "s",
+        "refresh_token_ttl",
+    ),
+    (
+        "mcp.oauth",
+        "authorization_ttl_secs",
+        "s",
+        "authorization_ttl",
+    ),
+    (
+        "mcp.oauth",
+        "client_metadata_timeout_ms",
+        "ms",
+        "client_metadata_timeout",
+    ),
+];
+
+/// Each deprecated key, dotted, with the key that replaces it.
+pub fn deprecated_keys() -> impl Iterator<Item = (String, String)> {
+    DEPRECATED_DURATIONS
+        .iter()
+        .map(|(section, old, _, new)| (format!("{section}.{old}"), format!("{section}.{new}")))
+}
+
+/// Rewrites each deprecated key into its successor with the same meaning
+/// (`request_timeout_ms = 500` is `request_timeout = "500ms"`); both
+/// given is an error naming both. Returns a warning for each rewritten.
+fn rewrite_deprecated(table: &mut toml::Table) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for (section, old, suffix, new) in DEPRECATED_DURATIONS {
+        // Not a table: the typed read says so.
+        let Some(at) = section
+            .split('.')
+            .try_fold(&mut *table, |at, part| at.get_mut(part)?.as_table_mut())
+        else {
+            continue;
+        };
+        let Some(value) = at.remove(*old) else {
+            continue;
+        };
+        if at.contains_key(*new) {
+            return Err(ConfigError::Invalid(format!(
+                "{section}.{old} and {section}.{new} are both set: keep {section}.{new} \
+                 ({section}.{old} is its deprecated form)"
+            )));
+        }
+        let Some(number) = value.as_integer().filter(|n| *n >= 0) else {
+            return Err(ConfigError::Invalid(format!(
+                "{section}.{old} must be a whole number (or write {section}.{new} = \"30s\")"
+            )));
+        };
+        let duration = format!("{number}{suffix}");
+        warnings.push(format!(
+            "{section}.{old} is deprecated: write {section}.{new} = \"{duration}\""
+        ));
+        at.insert((*new).to_owned(), toml::Value::String(duration));
+    }
+    Ok(warnings)
+}
+
+/// What flags and environment variables set, laid over the file's keys
+/// before the one typed read, so a value is checked the same wherever it
+/// came from. clap already reads each flag's variable; figment would add
+/// little, since the variables' names follow no single pattern. No
+/// `Debug`: the values include secrets.
+#[derive(Default)]
+pub struct Overrides(Vec<(&'static str, Option<toml::Value>)>);
+
+impl Overrides {
+    /// Sets the dotted `key` (e.g. `jira.api_token`).
+    pub fn set(&mut self, key: &'static str, value: impl Into<toml::Value>) -> &mut Overrides {
+        self.0.push((key, Some(value.into())));
+        self
     }
 
-    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
-        toml::from_str(text)
+    /// Sets `key` when a value was given.
+    pub fn set_some<T: Into<toml::Value>>(
+        &mut self,
+        key: &'static str,
+        value: Option<T>,
+    ) -> &mut Overrides {
+        if let Some(value) = value {
+            self.set(key, value);
+        }
+        self
+    }
+
+    /// Removes the file's `key`: a flag that replaces one setting with
+    /// another (a Glean key file instead of a key URL).
+    pub fn remove(&mut self, key: &'static str) -> &mut Overrides {
+        self.0.push((key, None));
+        self
+    }
+
+    fn apply(&self, table: &mut toml::Table) -> Result<(), ConfigError> {
+        for (key, value) in &self.0 {
+            let mut parts: Vec<&str> = key.split('.').collect();
+            let Some(last) = parts.pop() else { continue };
+            let mut at = &mut *table;
+            for part in parts {
+                let entry = at
+                    .entry(part)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                at = match entry {
+                    toml::Value::Table(inner) => inner,
+                    _ => {
+                        return Err(ConfigError::Invalid(format!(
+                            "{part} must be a table, to set {key}"
+                        )));
+                    }
+                };
+            }
+            match value {
+                Some(value) => at.insert(last.to_owned(), value.clone()),
+                None => at.remove(last),
+            };
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The file (or nothing: every default), `overrides` laid over it,
+    /// read into types once.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Config::read("", "flags and environment", overrides);
+        };
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: source.clone(),
+            source: e,
+        })?;
+        Config::read(&text, &source, overrides)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        Config::load(Some(path), &Overrides::default())
+    }
+
+    /// `[store]` alone, for the commands that open only the store
+    /// (`audit`, `backup`): the rest of the file, credentials that only
+    /// the server's environment supplies included, is not theirs to check.
+    pub fn store_from_file(path: &Path) -> Result<StoreConfig, ConfigError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: source.clone(),
+            source: e,
+        })?;
+        let parse_error = |e| ConfigError::Parse {
+            path: source.clone(),
+            source: Box::new(e),
+        };
+        let mut table = toml::from_str::<toml::Table>(&text).map_err(parse_error)?;
+        rewrite_deprecated(&mut table)?;
+        match table.remove("store") {
+            Some(store) => store.try_into().map_err(parse_error),
+            None => Ok(StoreConfig::default()),
+        }
+    }
+
+    /// A file's text alone (tests and examples).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::read(text, "the text", &Overrides::default())
+    }
+
+    /// `text` (from `source`, for messages) with `overrides` laid over it.
+    fn read(text: &str, source: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let parse_error = |e| ConfigError::Parse {
+            path: source.to_owned(),
+            source: Box::new(e),
+        };
+        let mut table = toml::from_str::<toml::Table>(text).map_err(parse_error)?;
+        overrides.apply(&mut table)?;
+        for warning in rewrite_deprecated(&mut table)? {
+            tracing::warn!(source, "{warning}");
+        }
+        toml::Value::Table(table).try_into().map_err(parse_error)
     }
 
     /// Checks what serde cannot: combinations of settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_without_glean()?;
-        let glean = &self.glean;
-        if glean.key_file.is_none() && glean.url.is_none() && !glean.allow_unsigned {
+        if self.glean.keys.is_none() {
             return Err(ConfigError::Invalid(
                 "no Glean verification key: set glean.key_file (--glean-key) or glean.url (--glean-url), \
                  or, for development only, allow_unsigned (--allow-unsigned)"
@@ -747,7 +1188,7 @@ impl Config {
     /// is needed.
     pub fn validate_without_glean(&self) -> Result<(), ConfigError> {
         let jira = &self.jira;
-        if jira.auth == AuthMode::Oauth {
+        if jira.auth() == AuthMode::Oauth {
             // The site and cloud id come from the stored connection.
             self.oauth.app()?;
         } else if jira.url.is_none() {
@@ -755,24 +1196,7 @@ impl Config {
                 "jira.url (--jira-url) is required outside the sandbox".into(),
             ));
         }
-        if jira.auth == AuthMode::ApiToken && (jira.email.is_none() || jira.api_token.is_none()) {
-            return Err(ConfigError::Invalid(
-                "auth = api-token needs jira.email and jira.api_token (JIRA_ACTION_API_TOKEN)"
-                    .into(),
-            ));
-        }
-        if jira.auth == AuthMode::Pat && jira.pat.is_none() {
-            return Err(ConfigError::Invalid(
-                "auth = pat needs jira.pat (JIRA_ACTION_JIRA_PAT): a personal access token".into(),
-            ));
-        }
-        if jira.auth == AuthMode::Password && (jira.username.is_none() || jira.password.is_none()) {
-            return Err(ConfigError::Invalid(
-                "auth = password needs jira.username and jira.password (JIRA_ACTION_JIRA_PASSWORD)"
-                    .into(),
-            ));
-        }
-        match (jira.auth, jira.flavor) {
+        match (jira.auth(), jira.flavor) {
             (AuthMode::Pat | AuthMode::Password, FlavorSetting::Cloud) => {
                 return Err(ConfigError::Invalid(
                     "auth = pat and auth = password are for Jira Data Center and Server; on Cloud use api-token or oauth (or set jira.flavor = \"datacenter\")".into(),
@@ -796,8 +1220,8 @@ impl Config {
         let limits = &self.limits;
         if limits.max_body_bytes == 0
             || limits.max_concurrent_requests == 0
-            || limits.header_read_timeout_ms == 0
-            || limits.idle_timeout_ms == 0
+            || limits.header_read_timeout.is_zero()
+            || limits.idle_timeout.is_zero()
             || limits.max_connections == 0
         {
             return Err(ConfigError::Invalid(
@@ -806,12 +1230,12 @@ impl Config {
         }
         if self.lease() <= self.request_timeout() {
             return Err(ConfigError::Invalid(
-                "store.lease_secs must exceed limits.request_timeout_ms, or a slow request could be taken over and create twice".into(),
+                "store.lease must exceed limits.request_timeout, or a slow request could be taken over and create twice".into(),
             ));
         }
-        if self.store.wait_for_in_progress_ms >= self.limits.request_timeout_ms {
+        if self.store.wait_for_in_progress >= self.limits.request_timeout {
             return Err(ConfigError::Invalid(
-                "store.wait_for_in_progress_ms must be less than limits.request_timeout_ms, so that a repeat gets request_in_progress rather than a timeout".into(),
+                "store.wait_for_in_progress must be less than limits.request_timeout, so that a repeat gets request_in_progress rather than a timeout".into(),
             ));
         }
         crate::store::Location::parse(&self.store.url)
@@ -847,7 +1271,7 @@ impl Config {
             }
             Upstream::Atlassian => {}
         }
-        if self.jira.auth == AuthMode::Passthrough {
+        if self.jira.credentials.is_passthrough() {
             return Err(ConfigError::Invalid(
                 "mcp.oauth needs server-held Jira credentials (auth = api-token or oauth): /mcp is off in passthrough mode".into(),
             ));
@@ -857,14 +1281,13 @@ impl Config {
                 "mcp.oauth needs client_id and client_secret (JIRA_ACTION_MCP_OAUTH_CLIENT_SECRET): the sign-in app registered with Atlassian or the OpenID Connect provider".into(),
             ));
         }
-        if oauth.access_token_ttl_secs == 0
-            || oauth.refresh_token_ttl_secs == 0
-            || oauth.authorization_ttl_secs == 0
-            || oauth.client_metadata_timeout_ms == 0
+        if oauth.access_token_ttl.is_zero()
+            || oauth.refresh_token_ttl.is_zero()
+            || oauth.authorization_ttl.is_zero()
+            || oauth.client_metadata_timeout.is_zero()
         {
             return Err(ConfigError::Invalid(
-                "mcp.oauth lifetimes and client_metadata_timeout_ms must be greater than zero"
-                    .into(),
+                "mcp.oauth lifetimes and client_metadata_timeout must be greater than zero".into(),
             ));
         }
         Ok(())
@@ -885,25 +1308,22 @@ impl Config {
     }
 
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.limits.request_timeout_ms)
+        self.limits.request_timeout
     }
 
     /// How long after a create with an unknown outcome its request may be
-    /// looked up again (see `jira.outcome_settle_ms`).
+    /// looked up again (see `jira.outcome_settle`).
     pub fn outcome_settle(&self) -> Duration {
-        Duration::from_millis(
-            self.jira
-                .outcome_settle_ms
-                .unwrap_or(self.jira.request_timeout_ms.saturating_add(5_000)),
-        )
+        self.jira
+            .outcome_settle
+            .unwrap_or(self.jira.request_timeout + Duration::from_secs(5))
     }
 
-    /// How long a request in progress holds its identity (see `lease_secs`).
+    /// How long a request in progress holds its identity (see `lease`).
     pub fn lease(&self) -> Duration {
-        match self.store.lease_secs {
-            Some(secs) => Duration::from_secs(secs),
-            None => self.request_timeout() + Duration::from_secs(5),
-        }
+        self.store
+            .lease
+            .unwrap_or(self.request_timeout() + Duration::from_secs(5))
     }
 }
 
@@ -947,11 +1367,11 @@ mod tests {
         )
         .expect("valid config");
         assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.jira.auth, AuthMode::ApiToken);
+        assert_eq!(config.jira.auth(), AuthMode::ApiToken);
         assert_eq!(config.priority_id(1), "10000");
         assert_eq!(config.priority_id(2), "2");
-        assert_eq!(config.cache.user_ttl_secs, 10);
-        assert_eq!(config.cache.negative_ttl_secs, 60);
+        assert_eq!(config.cache.user_ttl, Duration::from_secs(10));
+        assert_eq!(config.cache.negative_ttl, Duration::from_secs(60));
         assert_eq!(config.description_format, DescriptionFormat::Plain);
         config.validate().expect("consistent");
     }
@@ -959,15 +1379,101 @@ mod tests {
     #[test]
     fn rejects_unknown_keys_and_bad_combinations() {
         assert!(Config::from_toml("lisen = \"127.0.0.1:1\"").is_err());
-        let config =
+        // A missing credential stops the read itself, naming what to set.
+        let missing =
             Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\n")
-                .expect("parses");
-        assert!(config.validate().is_err());
+                .expect_err("no email, no token");
+        assert!(
+            missing.to_string().contains(
+                "jira.email is required when jira.auth = \"api-token\": set it in the file or JIRA_ACTION_API_EMAIL"
+            ),
+            "{missing}"
+        );
         let config = Config::from_toml(
             "[jira]\nurl = \"https://x.atlassian.net\"\n[jira.priorities]\n7 = \"1\"\n",
         )
         .expect("parses");
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn each_mode_names_the_credential_it_misses() {
+        for (file, message) in [
+            (
+                "auth = \"api-token\"\nemail = \"a@b.c\"",
+                "jira.api_token is required when jira.auth = \"api-token\": set it in the file or JIRA_ACTION_API_TOKEN (--api-token)",
+            ),
+            (
+                "auth = \"pat\"",
+                "jira.pat is required when jira.auth = \"pat\": set it in the file or JIRA_ACTION_JIRA_PAT",
+            ),
+            (
+                "auth = \"password\"\npassword = \"p\"",
+                "jira.username is required when jira.auth = \"password\"",
+            ),
+            (
+                "auth = \"password\"\nusername = \"u\"",
+                "jira.password is required when jira.auth = \"password\"",
+            ),
+        ] {
+            let error = Config::from_toml(&format!("[jira]\n{file}\n"))
+                .expect_err(file)
+                .to_string();
+            assert!(error.contains(message), "{file}: {error}");
+        }
+        let config =
+            Config::from_toml("[jira]\nauth = \"password\"\nusername = \"u\"\npassword = \"p\"\n")
+                .expect("complete");
+        assert!(matches!(
+            config.jira.credentials,
+            JiraCredentials::Password { ref username, .. } if username == "u"
+        ));
+        assert!(matches!(
+            config.jira.credentials.client_auth(),
+            jira::Auth::Basic { ref email, .. } if email == "u"
+        ));
+        assert!(matches!(
+            Config::default().jira.credentials,
+            JiraCredentials::Passthrough
+        ));
+    }
+
+    #[test]
+    fn flags_and_environment_are_laid_over_the_file() {
+        let file = "listen = \"0.0.0.0:9000\"\n[jira]\nurl = \"https://file.atlassian.net\"\n\
+                    auth = \"api-token\"\nemail = \"file@example.com\"\n";
+        // The file alone lacks the token; the environment completes it.
+        assert!(Config::from_toml(file).is_err());
+        let mut overrides = Overrides::default();
+        overrides
+            .set("jira.api_token", "from-env")
+            .set("jira.url", "https://flag.atlassian.net/")
+            .set("store.url", "postgres://db/jira")
+            .set_some("public_url", None::<&str>);
+        let config = Config::read(file, "test", &overrides).expect("complete");
+        assert_eq!(config.listen.port(), 9000, "the file's, untouched");
+        assert_eq!(
+            config.jira.url.as_ref().map(Url::as_str),
+            Some("https://flag.atlassian.net/")
+        );
+        assert_eq!(config.store.url, "postgres://db/jira");
+        assert!(config.public_url.is_none());
+        match &config.jira.credentials {
+            JiraCredentials::ApiToken { email, token } => {
+                use secrecy::ExposeSecret as _;
+                assert_eq!(email, "file@example.com");
+                assert_eq!(token.expose_secret(), "from-env");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A flag's value is checked as the file's would be.
+        let mut bad = Overrides::default();
+        bad.set("jira.auth", "kerberos");
+        assert!(Config::read(file, "test", &bad).is_err());
+        let mut removed = Overrides::default();
+        removed.remove("listen").set("jira.api_token", "t");
+        let config = Config::read(file, "test", &removed).expect("the default");
+        assert_eq!(config.listen.port(), 8080);
     }
 
     #[test]
@@ -979,21 +1485,88 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(config.store.url, "postgres://db/jira");
-        assert_eq!(config.store.idempotency_window_secs, 60);
-        assert_eq!(config.audit.retention_days, 30);
+        assert_eq!(config.store.idempotency_window, Duration::from_secs(60));
+        assert_eq!(config.audit.retention, Duration::from_secs(30 * 86_400));
         assert!(config.audit.record_descriptions);
         assert_eq!(config.lease(), Duration::from_secs(30));
         config.validate().expect("consistent");
         let mut short = config.clone();
-        short.store.lease_secs = Some(10);
+        short.store.lease = Some(Duration::from_secs(10));
         assert!(short.validate().is_err(), "a lease shorter than a request");
         let mut long_wait = config.clone();
-        long_wait.store.wait_for_in_progress_ms = 60_000;
+        long_wait.store.wait_for_in_progress = Duration::from_secs(60);
         assert!(long_wait.validate().is_err());
         let mut bad = config;
         bad.store.url = "mysql://db/jira".into();
         assert!(bad.validate().is_err());
         assert_eq!(Config::default().store.url, "jira-action.db");
+    }
+
+    #[test]
+    fn durations_take_units_and_the_deprecated_keys_keep_their_meaning() {
+        let config = Config::from_toml(
+            "[jira]\nrequest_timeout = \"1m 30s\"\nretry_budget = \"500ms\"\n\
+             [limits]\nidle_timeout = \"2s\"\n[audit]\nretention = \"7days\"\n\
+             [mcp.oauth]\naccess_token_ttl = \"1h\"\n",
+        )
+        .expect("durations with units");
+        assert_eq!(config.jira.request_timeout, Duration::from_secs(90));
+        assert_eq!(config.jira.retry_budget, Duration::from_millis(500));
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(2));
+        assert_eq!(config.audit.retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            config.mcp.oauth.access_token_ttl,
+            Duration::from_secs(3_600)
+        );
+        assert!(Config::from_toml("[jira]\nrequest_timeout = \"soon\"\n").is_err());
+
+        // The old keys: a number of ms, s or days, as before.
+        let old = Config::from_toml(
+            "[jira]\nrequest_timeout_ms = 1500\noutcome_settle_ms = 0\n\
+             [cache]\nuser_ttl_secs = 10\n[audit]\nretention_days = 30\n\
+             [store]\nlease_secs = 40\nwait_for_in_progress_ms = 250\n\
+             [mcp.oauth]\nclient_metadata_timeout_ms = 200\n",
+        )
+        .expect("deprecated keys still read");
+        assert_eq!(old.jira.request_timeout, Duration::from_millis(1_500));
+        assert_eq!(old.jira.outcome_settle, Some(Duration::ZERO));
+        assert_eq!(old.cache.user_ttl, Duration::from_secs(10));
+        assert_eq!(old.audit.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(old.lease(), Duration::from_secs(40));
+        assert_eq!(old.store.wait_for_in_progress, Duration::from_millis(250));
+        assert_eq!(
+            old.mcp.oauth.client_metadata_timeout,
+            Duration::from_millis(200)
+        );
+        let mut table: toml::Table =
+            toml::from_str("[limits]\nidle_timeout_ms = 300\n").expect("toml");
+        let warnings = rewrite_deprecated(&mut table).expect("one key");
+        assert_eq!(
+            warnings,
+            ["limits.idle_timeout_ms is deprecated: write limits.idle_timeout = \"300ms\""]
+        );
+
+        // Both forms of one key: which would win is not guessed.
+        let both = Config::from_toml("[store]\nlease_secs = 40\nlease = \"40s\"\n")
+            .expect_err("both given")
+            .to_string();
+        assert!(
+            both.contains("store.lease_secs and store.lease are both set"),
+            "{both}"
+        );
+        let not_a_number = Config::from_toml("[jira]\nretry_budget_ms = \"2s\"\n")
+            .expect_err("the old key takes a number")
+            .to_string();
+        assert!(
+            not_a_number.contains("jira.retry_budget_ms"),
+            "{not_a_number}"
+        );
+        // The defaults, unchanged by the rename.
+        let defaults = Config::default();
+        assert_eq!(defaults.limits.request_timeout, Duration::from_secs(25));
+        assert_eq!(defaults.audit.retention, Duration::from_secs(90 * 86_400));
+        assert_eq!(defaults.outcome_settle(), Duration::from_secs(15));
+        assert_eq!(defaults.lease(), Duration::from_secs(30));
     }
 
     #[test]
@@ -1041,17 +1614,63 @@ mod tests {
     fn refuses_to_start_without_a_key_source_unless_told() {
         let mut config =
             Config::from_toml("[jira]\nurl = \"https://x.atlassian.net\"\n").expect("parses");
-        config.glean.allow_unsigned = false;
+        assert_eq!(config.glean.keys, None);
         assert!(config.validate().is_err());
         assert!(
             config.validate_without_glean().is_ok(),
             "no Glean door, no key"
         );
-        config.glean.url = Some("https://acme-be.glean.com".parse().expect("url"));
+        config.glean.keys = Some(GleanKeys::Url(
+            "https://acme-be.glean.com".parse().expect("url"),
+        ));
         assert!(config.validate().is_ok());
-        config.glean.url = None;
-        config.glean.allow_unsigned = true;
+        config.glean.keys = Some(GleanKeys::Unsigned);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn one_glean_key_source_is_read_and_two_are_refused() {
+        for (file, keys) in [
+            ("key_file = \"k.pem\"", GleanKeys::File("k.pem".into())),
+            (
+                "url = \"https://acme-be.glean.com\"",
+                GleanKeys::Url("https://acme-be.glean.com".parse().expect("url")),
+            ),
+            ("allow_unsigned = true", GleanKeys::Unsigned),
+        ] {
+            let config = Config::from_toml(&format!("[glean]\n{file}\n")).expect(file);
+            assert_eq!(config.glean.keys, Some(keys), "{file}");
+        }
+        let explicit = Config::from_toml("[glean]\nkey_file = \"k.pem\"\nallow_unsigned = false\n")
+            .expect("allow_unsigned = false is no source");
+        assert_eq!(explicit.glean.keys, Some(GleanKeys::File("k.pem".into())));
+        for (file, named) in [
+            (
+                "key_file = \"k.pem\"\nurl = \"https://acme-be.glean.com\"",
+                "glean.key_file and glean.url",
+            ),
+            (
+                "url = \"https://acme-be.glean.com\"\nallow_unsigned = true",
+                "glean.url and glean.allow_unsigned",
+            ),
+        ] {
+            let error = Config::from_toml(&format!("[glean]\n{file}\n"))
+                .expect_err(file)
+                .to_string();
+            assert!(error.contains(named), "{file}: {error}");
+        }
+        // A source given by flag replaces the file's.
+        let mut flag = Overrides::default();
+        flag.set("glean.url", "https://flag-be.glean.com")
+            .remove("glean.key_file");
+        let config = Config::read("[glean]\nkey_file = \"k.pem\"\n", "test", &flag)
+            .expect("the flag's source alone");
+        assert_eq!(
+            config.glean.keys,
+            Some(GleanKeys::Url(
+                "https://flag-be.glean.com".parse().expect("url")
+            ))
+        );
     }
 
     #[test]
@@ -1059,7 +1678,10 @@ mod tests {
         let base = "[jira]\nurl = \"https://x.atlassian.net\"\nauth = \"api-token\"\nemail = \"a@b.c\"\napi_token = \"t\"\n[glean]\nallow_unsigned = true\n";
         let config = Config::from_toml(base).expect("parses");
         assert!(!config.mcp.oauth.enabled);
-        assert_eq!(config.mcp.oauth.access_token_ttl_secs, 3_600);
+        assert_eq!(
+            config.mcp.oauth.access_token_ttl,
+            Duration::from_secs(3_600)
+        );
         config.validate().expect("consistent");
         let on = format!(
             "{base}[mcp.oauth]\nenabled = true\nclient_id = \"id\"\nclient_secret = \"s\"\n\
@@ -1073,7 +1695,7 @@ mod tests {
         assert!(config.mcp.oauth.client_metadata_hosts.is_empty());
         assert!(!config.mcp.oauth.allow_private_client_metadata);
         let mut no_time = config.clone();
-        no_time.mcp.oauth.client_metadata_timeout_ms = 0;
+        no_time.mcp.oauth.client_metadata_timeout = Duration::ZERO;
         assert!(no_time.validate().is_err());
         let mut no_secret = config.clone();
         no_secret.mcp.oauth.client_secret = None;
@@ -1090,11 +1712,12 @@ mod tests {
         oidc.mcp.oauth.issuer = Some("http://127.0.0.1:8080".into());
         oidc.validate().expect("a loopback issuer");
         let mut passthrough = config.clone();
-        passthrough.jira.auth = AuthMode::Passthrough;
+        passthrough.jira.credentials = JiraCredentials::Passthrough;
         assert!(passthrough.validate().is_err());
         let mut data_center = config;
-        data_center.jira.auth = AuthMode::Pat;
-        data_center.jira.pat = Some(SecretString::from("p"));
+        data_center.jira.credentials = JiraCredentials::Pat {
+            token: SecretString::from("p"),
+        };
         data_center.jira.flavor = FlavorSetting::DataCenter;
         let refused = data_center.validate().expect_err("no account ids there");
         assert!(refused.to_string().contains("Data Center"), "{refused}");

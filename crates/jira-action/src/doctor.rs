@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use jira::{Auth, Flavor, JiraClient};
 use secrecy::SecretString;
 
-use crate::config::{AuthMode, Config, ReporterPolicy};
+use crate::config::{AuthMode, Config, GleanKeys, ReporterPolicy};
 use crate::resolve::users::{self, UserMatch};
 use crate::store::{Store, StoreError};
 
@@ -107,7 +107,7 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
     // One pool for every check: the OAuth connection is read from the same
     // store whose writability is checked last.
     let opened = Store::open(&config.store.url, 1).await;
-    let oauth = if config.jira.auth == AuthMode::Oauth {
+    let oauth = if config.jira.auth() == AuthMode::Oauth {
         let (found, connection) = oauth_connection(config, &opened).await;
         out.push(found);
         let Some(connection) = connection else {
@@ -146,7 +146,7 @@ async fn jira_checks(
     client: JiraClient,
     out: &mut Vec<Finding>,
 ) {
-    let client = match (config.jira.auth, &options.authorization) {
+    let client = match (config.jira.auth(), &options.authorization) {
         (AuthMode::ApiToken | AuthMode::Oauth | AuthMode::Pat | AuthMode::Password, _) => client,
         (AuthMode::Passthrough, Some(header)) => client.with_auth(Auth::Header(header.clone())),
         (AuthMode::Passthrough, None) => {
@@ -253,8 +253,8 @@ async fn token(flavor: Flavor, client: &JiraClient) -> Finding {
 
 /// OAuth tokens carry scopes; an API token has the account's rights.
 async fn scopes(config: &Config, client: &JiraClient, options: &Options) -> Finding {
-    let bearer = config.jira.auth == AuthMode::Oauth
-        || config.jira.auth == AuthMode::Passthrough
+    let bearer = config.jira.auth() == AuthMode::Oauth
+        || config.jira.auth() == AuthMode::Passthrough
             && options.authorization.as_ref().is_some_and(|h| {
                 use secrecy::ExposeSecret;
                 h.expose_secret()
@@ -262,7 +262,7 @@ async fn scopes(config: &Config, client: &JiraClient, options: &Options) -> Find
                     .to_ascii_lowercase()
                     .starts_with("bearer ")
             });
-    if matches!(config.jira.auth, AuthMode::Pat | AuthMode::Password) {
+    if matches!(config.jira.auth(), AuthMode::Pat | AuthMode::Password) {
         return finding(
             "scopes",
             Status::Skip,
@@ -486,14 +486,14 @@ async fn latency(config: &Config, client: &JiraClient) -> Finding {
     }
     times.sort();
     let median = times[1];
-    let timeout = Duration::from_millis(config.jira.request_timeout_ms);
+    let timeout = config.jira.request_timeout;
     let detail = format!("median {} ms", median.as_millis());
     if median * 2 > timeout {
         finding(
             "jira latency",
             Status::Fail,
             format!(
-                "{detail}, over half of jira.request_timeout_ms ({} ms): requests will time out. Fix: check the network path to Jira, or raise the timeout",
+                "{detail}, over half of jira.request_timeout ({} ms): requests will time out. Fix: check the network path to Jira, or raise the timeout",
                 timeout.as_millis()
             ),
         )
@@ -554,7 +554,7 @@ fn headroom(client: &JiraClient) -> Finding {
 
 async fn glean_key(config: &Config) -> Finding {
     let check = "glean key";
-    if config.glean.key_file.is_none() && config.glean.url.is_none() {
+    if matches!(config.glean.keys, None | Some(GleanKeys::Unsigned)) {
         return finding(
             check,
             Status::Warn,

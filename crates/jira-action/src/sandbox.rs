@@ -24,7 +24,7 @@ pub struct Sandbox {
 /// admin's personal access token.
 #[cfg(feature = "sandbox")]
 pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<Sandbox> {
-    use crate::config::{AuthMode, FlavorSetting, StoreConfig};
+    use crate::config::{FlavorSetting, JiraCredentials, StoreConfig};
     use jira_sim::{Flavor, Sim, SimConfig, Site, demo};
     use secrecy::SecretString;
 
@@ -44,14 +44,16 @@ pub async fn prepare(config: &mut Config, users: usize) -> anyhow::Result<Sandbo
     config.jira.url = Some(url.clone());
     config.jira.site_url = Some(url);
     if data_center {
-        config.jira.auth = AuthMode::Pat;
-        config.jira.pat = Some(SecretString::from(demo::ADMIN_PAT.to_owned()));
+        config.jira.credentials = JiraCredentials::Pat {
+            token: SecretString::from(demo::ADMIN_PAT.to_owned()),
+        };
     } else {
         // Pinned rather than detected: the sandbox knows what it started.
         config.jira.flavor = FlavorSetting::Cloud;
-        config.jira.auth = AuthMode::ApiToken;
-        config.jira.email = Some(SANDBOX_EMAIL.to_owned());
-        config.jira.api_token = Some(SecretString::from(SANDBOX_TOKEN.to_owned()));
+        config.jira.credentials = JiraCredentials::ApiToken {
+            email: SANDBOX_EMAIL.to_owned(),
+            token: SecretString::from(SANDBOX_TOKEN.to_owned()),
+        };
         enable_sign_in(config, &sim.base_url())?;
     }
     // A fresh store per run, in the temp dir: the simulator starts empty,

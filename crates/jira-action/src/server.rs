@@ -1,7 +1,7 @@
 //! The accept loop: hyper's HTTP/1 connections with the limits
 //! `axum::serve` does not have. A connection may wait at most
-//! `limits.idle_timeout_ms` for its next request and, once a request has
-//! begun, `limits.header_read_timeout_ms` for the end of its headers; at
+//! `limits.idle_timeout` for its next request and, once a request has
+//! begun, `limits.header_read_timeout` for the end of its headers; at
 //! most `limits.max_connections` are open at once (further ones wait in the
 //! listen backlog). Stopping lets requests in progress finish.
 
@@ -222,7 +222,7 @@ impl Activity {
     }
 
     /// When the connection should be closed if nothing changes: never
-    /// while a request is in progress (`limits.request_timeout_ms` bounds
+    /// while a request is in progress (`limits.request_timeout` bounds
     /// those).
     fn deadline(&self, limits: ConnectionLimits) -> Option<(Instant, &'static str)> {
         if self.in_flight.load(Ordering::SeqCst) > 0 {

@@ -12,7 +12,7 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use jira_action::config::AuthMode;
+use jira_action::config::JiraCredentials;
 use serde_json::json;
 
 fn body() -> serde_json::Value {
@@ -29,9 +29,7 @@ fn basic(email: &str, token: &str) -> String {
 #[tokio::test]
 async fn passthrough_forwards_the_callers_authorization() {
     let app = spawn_app_with(|config, _| {
-        config.jira.auth = AuthMode::Passthrough;
-        config.jira.email = None;
-        config.jira.api_token = None;
+        config.jira.credentials = JiraCredentials::Passthrough;
     })
     .await;
     let send = |authorization: Option<String>| {
@@ -77,7 +75,7 @@ async fn passthrough_forwards_the_callers_authorization() {
 #[tokio::test]
 async fn the_oauth_gateway_form_links_to_the_site() {
     let app = spawn_app_with(|config, sim| {
-        config.jira.auth = AuthMode::Passthrough;
+        config.jira.credentials = JiraCredentials::Passthrough;
         config.jira.url = Some(sim.gateway_url().parse().expect("url"));
         config.jira.site_url = Some("https://demo.atlassian.net".parse().expect("url"));
     })
@@ -107,7 +105,7 @@ async fn the_cloud_id_is_discovered_once() {
     // The simulator serves accessible-resources at its root, as
     // api.atlassian.com does.
     let app = spawn_app_with_sim(sim_config, |config, sim| {
-        config.jira.auth = AuthMode::Passthrough;
+        config.jira.credentials = JiraCredentials::Passthrough;
         config.jira.discover_cloud_id = true;
         config.jira.url = Some(sim.base_url().parse().expect("url"));
         config.jira.site_url = Some(site.parse().expect("url"));
@@ -135,7 +133,7 @@ async fn the_cloud_id_is_discovered_once() {
 #[tokio::test]
 async fn an_unknown_site_is_a_configuration_error() {
     let app = spawn_app_with(|config, sim| {
-        config.jira.auth = AuthMode::Passthrough;
+        config.jira.credentials = JiraCredentials::Passthrough;
         config.jira.discover_cloud_id = true;
         config.jira.url = Some(sim.base_url().parse().expect("url"));
         config.jira.site_url = Some("https://other.atlassian.net".parse().expect("url"));

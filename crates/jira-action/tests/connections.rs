@@ -102,7 +102,7 @@ async fn create_ok(app: &TestApp) {
 fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
     app.server
         .state
-        .metrics
+        .metrics()
         .value(name, labels)
         .unwrap_or_default()
 }
@@ -110,9 +110,9 @@ fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn idle_connections_are_closed_after_the_idle_timeout() {
     let app = spawn_app_with(|config, _| {
-        config.limits.idle_timeout_ms = 300;
+        config.limits.idle_timeout = Duration::from_millis(300);
         // Long, so that only the idle timeout can close them.
-        config.limits.header_read_timeout_ms = 60_000;
+        config.limits.header_read_timeout = Duration::from_millis(60_000);
     })
     .await;
     // A connection that never sends a byte, and a keep-alive connection
@@ -140,8 +140,8 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn a_connection_that_stops_mid_headers_is_closed() {
     let app = spawn_app_with(|config, _| {
-        config.limits.header_read_timeout_ms = 300;
-        config.limits.idle_timeout_ms = 60_000;
+        config.limits.header_read_timeout = Duration::from_millis(300);
+        config.limits.idle_timeout = Duration::from_millis(60_000);
     })
     .await;
     let mut slow = connect(&app).await;
@@ -170,8 +170,8 @@ async fn a_connection_that_stops_mid_headers_is_closed() {
 async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
     let app = spawn_app_with(|config, _| {
         config.limits.max_concurrent_requests = 2;
-        config.limits.request_timeout_ms = 1_000;
-        config.store.wait_for_in_progress_ms = 100;
+        config.limits.request_timeout = Duration::from_millis(1_000);
+        config.store.wait_for_in_progress = Duration::from_millis(100);
     })
     .await;
     let mut stalled = Vec::new();
@@ -181,7 +181,7 @@ async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
     // Both hold a slot...
     let state = &app.server.state;
     assert!(
-        eventually(|| state.in_flight.available_permits() == 0).await,
+        eventually(|| state.in_flight().available_permits() == 0).await,
         "the stalled requests hold both slots"
     );
     // ...until their deadline, when they are answered 408.
@@ -199,14 +199,14 @@ async fn a_stalled_body_frees_its_slot_at_the_request_deadline() {
 async fn past_the_concurrency_limit_both_doors_answer_503_overloaded_at_once() {
     let app = spawn_app_with(|config, _| {
         config.limits.max_concurrent_requests = 1;
-        config.limits.request_timeout_ms = 60_000;
+        config.limits.request_timeout = Duration::from_millis(60_000);
     })
     .await;
     // A body that never finishes holds the only slot.
     let stalled = stalled_create(&app).await;
     let state = &app.server.state;
     assert!(
-        eventually(|| state.in_flight.available_permits() == 0).await,
+        eventually(|| state.in_flight().available_permits() == 0).await,
         "the stalled request holds the slot"
     );
     // Refused, not queued: each answer comes while the slot is still held.
@@ -242,7 +242,7 @@ async fn past_the_concurrency_limit_both_doors_answer_503_overloaded_at_once() {
     // The slot comes back when the stalled request goes.
     drop(stalled);
     assert!(
-        eventually(|| state.in_flight.available_permits() == 1).await,
+        eventually(|| state.in_flight().available_permits() == 1).await,
         "the slot is released"
     );
     create_ok(&app).await;
@@ -261,7 +261,7 @@ async fn the_connection_cap_holds_extra_connections_until_one_closes() {
     assert_eq!(healthz_over(&mut second).await, 200);
     let state = &app.server.state;
     assert!(
-        eventually(|| state.connections.available_permits() == 0).await,
+        eventually(|| state.connections().available_permits() == 0).await,
         "both count against the cap"
     );
     assert!(

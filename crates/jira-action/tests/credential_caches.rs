@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use jira_action::config::AuthMode;
+use jira_action::config::JiraCredentials;
 use jira_sim::{Credential, Endpoint, Permission, demo};
 use serde_json::{Value, json};
 
@@ -26,10 +26,7 @@ const NO_REPORTER: &str = "Bearer no-reporter";
 
 async fn passthrough_app() -> TestApp {
     let app = spawn_app_with(|config, _| {
-        config.jira.auth = AuthMode::Passthrough;
-        config.jira.email = None;
-        config.jira.api_token = None;
-        config.jira.pat = None;
+        config.jira.credentials = JiraCredentials::Passthrough;
     })
     .await;
     let sim = &app.sim.sim;

@@ -344,7 +344,7 @@ async fn slow_jira_fails_the_latency_check() {
     assert_eq!(run.code, 1, "{}", run.table);
     assert_eq!(run.status("token"), "pass");
     assert_eq!(run.status("jira latency"), "FAIL");
-    assert!(run.line("jira latency").contains("request_timeout_ms"));
+    assert!(run.line("jira latency").contains("jira.request_timeout"));
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use jira_action::config::ReporterPolicy;
+use jira_action::config::{JiraCredentials, ReporterPolicy};
 use jira_sim::demo;
 use jira_sim::{CreateScreen, Endpoint};
 use serde_json::{Value, json};
@@ -154,10 +154,14 @@ async fn without_modify_reporter_the_creator_policy_files_and_says_so() {
     // Alice's own token lacks Modify Reporter.
     let app = spawn_app_with(|config, _| {
         if data_center() {
-            config.jira.pat = Some(demo::ALICE_PAT.to_owned().into());
+            config.jira.credentials = JiraCredentials::Pat {
+                token: demo::ALICE_PAT.to_owned().into(),
+            };
         } else {
-            config.jira.email = Some(demo::ALICE_EMAIL.into());
-            config.jira.api_token = Some(demo::ALICE_TOKEN.to_owned().into());
+            config.jira.credentials = JiraCredentials::ApiToken {
+                email: demo::ALICE_EMAIL.into(),
+                token: demo::ALICE_TOKEN.to_owned().into(),
+            };
         }
         config.reporter_policy = ReporterPolicy::Creator;
     })

@@ -30,7 +30,7 @@ async fn refused_calls_with_huge_request_ids_leave_bounded_rows_and_logs() {
     let state = std::sync::Arc::clone(&app.server.state);
     let audit = || async {
         state
-            .store
+            .store()
             .audit(&AuditFilter {
                 limit: 100_000,
                 ..AuditFilter::default()
@@ -74,14 +74,14 @@ async fn refused_calls_with_huge_request_ids_leave_bounded_rows_and_logs() {
     assert_eq!(echoed.len(), FLOOD, "one generated id per call");
     assert_eq!(
         state
-            .metrics
+            .metrics()
             .value(
                 "jira_action_signature_refusals_total",
                 &[("reason", "malformed")]
             )
             .unwrap_or_default()
             + state
-                .metrics
+                .metrics()
                 .value(
                     "jira_action_signature_refusals_total",
                     &[("reason", "missing")]
@@ -91,7 +91,7 @@ async fn refused_calls_with_huge_request_ids_leave_bounded_rows_and_logs() {
     );
     assert_eq!(
         state
-            .metrics
+            .metrics()
             .value("jira_action_request_ids_replaced_total", &[]),
         Some(FLOOD as f64)
     );

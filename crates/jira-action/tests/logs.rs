@@ -11,7 +11,7 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use jira_action::config::AuthMode;
+use jira_action::config::JiraCredentials;
 use jira_sim::{Endpoint, Fault, FaultKind};
 use secrecy::SecretString;
 use serde_json::json;
@@ -31,7 +31,10 @@ async fn tokens_never_appear_in_logs() {
 
     // api-token mode with a token Jira refuses, then a Jira failure.
     let app = spawn_app_with(|config, _| {
-        config.jira.api_token = Some(SecretString::from(API_TOKEN));
+        config.jira.credentials = JiraCredentials::ApiToken {
+            email: ADMIN_EMAIL.into(),
+            token: SecretString::from(API_TOKEN),
+        };
     })
     .await;
     let body = json!({"pid": "DEMO", "issuetype": "Task", "summary": "s"});
@@ -52,7 +55,7 @@ async fn tokens_never_appear_in_logs() {
 
     // passthrough: the caller's bearer token, refused and then failing.
     let app = spawn_app_with(|config, _| {
-        config.jira.auth = AuthMode::Passthrough;
+        config.jira.credentials = JiraCredentials::Passthrough;
     })
     .await;
     app.sim.sim.push_fault(Fault {

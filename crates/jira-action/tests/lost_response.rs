@@ -1,7 +1,7 @@
 //! A create whose answer is lost is looked up before it is retried, so it
 //! happens exactly once: never created again in the same request, and
 //! looked up again only once it has had time to land in Jira and in its
-//! search (`jira.outcome_settle_ms`).
+//! search (`jira.outcome_settle`).
 
 #![allow(
     clippy::unwrap_used,
@@ -23,7 +23,10 @@ fn body() -> serde_json::Value {
 
 /// A server whose retries may look again after `settle_ms`.
 async fn app_settling(settle_ms: u64) -> TestApp {
-    spawn_app_with(move |config, _| config.jira.outcome_settle_ms = Some(settle_ms)).await
+    spawn_app_with(move |config, _| {
+        config.jira.outcome_settle = Some(Duration::from_millis(settle_ms))
+    })
+    .await
 }
 
 /// Asserts a `504 jira_outcome_unknown` with a `Retry-After` (seconds,
@@ -180,7 +183,7 @@ async fn the_lookup_matches_only_this_request() {
 
 #[tokio::test]
 async fn a_create_committed_after_the_timeout_is_never_made_twice() {
-    // The client gives up at 1 s (`jira.request_timeout_ms`); Jira commits
+    // The client gives up at 1 s (`jira.request_timeout`); Jira commits
     // the create at 2.5 s, after the same-request lookup found nothing.
     let app = app_settling(3_000).await;
     warm(&app).await;

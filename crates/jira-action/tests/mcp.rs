@@ -12,7 +12,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{TestApp, data_center, spawn_app_with, user_in};
-use jira_action::config::AuthMode;
+use jira_action::config::JiraCredentials;
 use jira_action::store::{AuditFilter, Store};
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
 use rmcp::service::{RoleClient, RunningService};
@@ -422,7 +422,7 @@ async fn bodies_over_the_limit_are_refused() {
 #[tokio::test]
 async fn passthrough_mode_has_no_mcp_endpoint() {
     let app = spawn_app_with(|config, _| {
-        config.jira.auth = AuthMode::Passthrough;
+        config.jira.credentials = JiraCredentials::Passthrough;
         config.mcp.api_keys = vec![SecretString::from(KEY)];
     })
     .await;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine;
 use jira::{AccessibleResource, OAuthApp};
 use jira_action::app::{self, RunningServer};
-use jira_action::config::{AuthMode, Config};
+use jira_action::config::{Config, JiraCredentials};
 use jira_action::oauth::STATUS_RECONSENT;
 use jira_action::oauth::crypto::TokenCipher;
 use jira_action::oauth::login::{Prompt, login};
@@ -284,11 +284,9 @@ fn key_base64() -> SecretString {
 /// The server in `oauth` mode on the connection `login` stored in `dir`.
 fn oauth_config(sim: &SimHandle, dir: &tempfile::TempDir) -> Config {
     let mut config = common::test_config(sim, dir.path());
-    config.jira.auth = AuthMode::Oauth;
+    config.jira.credentials = JiraCredentials::Oauth;
     // Nothing but the stored connection says where Jira is.
     config.jira.url = None;
-    config.jira.email = None;
-    config.jira.api_token = None;
     config.oauth.client_id = Some(demo::OAUTH_CLIENT_ID.into());
     config.oauth.client_secret = Some(SecretString::from(demo::OAUTH_CLIENT_SECRET));
     config.oauth.auth_url = sim.base_url().parse().expect("url");
@@ -563,7 +561,7 @@ async fn a_stalled_body_is_answered_408_in_oauth_mode() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (sim, dir, _store, _) = connected(Duration::from_secs(3600)).await;
     let mut config = oauth_config(&sim, &dir);
-    config.limits.request_timeout_ms = 500;
+    config.limits.request_timeout = Duration::from_millis(500);
     let server = app::start(config).await.expect("server starts");
     let mut stream = tokio::net::TcpStream::connect(server.addr)
         .await

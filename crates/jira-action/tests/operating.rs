@@ -12,8 +12,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TestApp, spawn_app, spawn_app_with};
-use jira_action::config::AuthMode;
+use common::{ADMIN_EMAIL, TestApp, spawn_app, spawn_app_with};
+use jira_action::config::JiraCredentials;
 use jira_sim::{Endpoint, Fault, FaultKind};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -61,7 +61,7 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
 async fn a_429_storm_keeps_every_request_within_its_budget() {
     let budget = Duration::from_millis(2_500);
     let app = spawn_app_with(|config, _| {
-        config.jira.retry_budget_ms = budget.as_millis() as u64;
+        config.jira.retry_budget = budget;
         config.jira.max_requests_per_second = 0.0;
     })
     .await;
@@ -139,7 +139,7 @@ async fn a_storm_of_known_users_ends_in_success_or_the_documented_429() {
     let budget = Duration::from_millis(2_000);
     let app = Arc::new(
         spawn_app_with(|config, _| {
-            config.jira.retry_budget_ms = budget.as_millis() as u64;
+            config.jira.retry_budget = budget;
         })
         .await,
     );
@@ -249,7 +249,7 @@ async fn the_limiter_refuses_with_the_documented_429_past_the_budget() {
     let app = Arc::new(
         spawn_app_with(|config, _| {
             config.jira.max_requests_per_second = 1.0;
-            config.jira.retry_budget_ms = 300;
+            config.jira.retry_budget = Duration::from_millis(300);
         })
         .await,
     );
@@ -474,7 +474,10 @@ async fn ready_with_a_valid_token_checked_at_most_every_30_seconds() {
 #[tokio::test]
 async fn not_ready_with_a_refused_token_or_an_unreachable_jira() {
     let app = spawn_app_with(|config, _| {
-        config.jira.api_token = Some(SecretString::from("wrong-token"));
+        config.jira.credentials = JiraCredentials::ApiToken {
+            email: ADMIN_EMAIL.into(),
+            token: SecretString::from("wrong-token"),
+        };
     })
     .await;
     let (status, answer) = readyz(&app).await;
@@ -498,9 +501,7 @@ async fn not_ready_with_a_refused_token_or_an_unreachable_jira() {
 #[tokio::test]
 async fn passthrough_is_ready_when_jira_answers_at_all() {
     let app = spawn_app_with(|config, _| {
-        config.jira.auth = AuthMode::Passthrough;
-        config.jira.email = None;
-        config.jira.api_token = None;
+        config.jira.credentials = JiraCredentials::Passthrough;
     })
     .await;
     // No token: the simulator answers 401, which proves it is reachable.
@@ -514,7 +515,7 @@ async fn not_ready_when_the_store_is_not_writable() {
     let app = spawn_app().await;
     app.server
         .state
-        .readiness
+        .readiness()
         .set_store_check(Arc::new(|| Box::pin(async { Err("read-only".to_owned()) })));
     let (status, answer) = readyz(&app).await;
     assert_eq!(status, 503, "{answer}");

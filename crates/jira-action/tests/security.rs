@@ -120,8 +120,9 @@ async fn the_key_can_come_from_the_glean_backend() {
         .expect("glean sim");
     let url = glean.base_url();
     let app = spawn_app_with(move |config, _| {
-        config.glean.allow_unsigned = false;
-        config.glean.url = Some(url.parse().expect("url"));
+        config.glean.keys = Some(jira_action::config::GleanKeys::Url(
+            url.parse().expect("url"),
+        ));
     })
     .await;
     for _ in 0..3 {
@@ -249,7 +250,7 @@ async fn a_signature_with_critical_extensions_is_refused() {
             "{header}"
         );
     }
-    let refusals = app.server.state.metrics.value(
+    let refusals = app.server.state.metrics().value(
         "jira_action_signature_refusals_total",
         &[("reason", "critical_extensions")],
     );

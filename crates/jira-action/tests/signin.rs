@@ -607,7 +607,7 @@ async fn a_metadata_url_that_never_answers_is_refused_after_the_time_limit() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = signin_app_with(&dir, |oauth| {
         oauth.allow_private_client_metadata = true;
-        oauth.client_metadata_timeout_ms = 200;
+        oauth.client_metadata_timeout = std::time::Duration::from_millis(200);
     })
     .await;
     let html = refused_page(&app, &url, NATIVE_REDIRECT).await;

@@ -276,7 +276,7 @@ async fn a_repeat_waits_for_the_first_then_gives_up(backend: Backend) {
         return;
     };
     let app = app_on(&store, |config| {
-        config.store.wait_for_in_progress_ms = 200;
+        config.store.wait_for_in_progress = Duration::from_millis(200);
     })
     .await;
     app.sim.sim.push_fault(slow_create(800));
@@ -417,7 +417,10 @@ async fn the_window_ends(backend: Backend) {
     let Some(store) = store_url(backend).await else {
         return;
     };
-    let app = app_on(&store, |config| config.store.idempotency_window_secs = 1).await;
+    let app = app_on(&store, |config| {
+        config.store.idempotency_window = Duration::from_secs(1)
+    })
+    .await;
     let (_, first) = app
         .create_json("alice@example.com", &body("Windowed"))
         .await;
@@ -545,8 +548,7 @@ async fn a_bad_signature_is_recorded_unverified(backend: Backend) {
     let key = store.dir.path().join("glean.pem");
     std::fs::write(&key, glean_sim::TestSigner::shared().public_key_pem()).expect("key");
     let app = app_on(&store, |config| {
-        config.glean.allow_unsigned = false;
-        config.glean.key_file = Some(key);
+        config.glean.keys = Some(jira_action::config::GleanKeys::File(key));
     })
     .await;
     let (status, answer) = app
@@ -616,7 +618,7 @@ async fn without_the_store_nothing_is_created(backend: Backend) {
         return;
     };
     let app = app_on(&store, |_| {}).await;
-    app.server.state.store.close().await;
+    app.server.state.store().close().await;
     let (status, answer) = app
         .create_json("alice@example.com", &body("No store"))
         .await;
@@ -728,10 +730,10 @@ fn killed_limits() -> (String, String) {
 async fn after_the_kill(sim: &SimHandle, store: &StoreUrl) -> (app::RunningServer, TestClock) {
     let mut config = test_config(sim, store.dir.path());
     config.store.url = store.url.clone();
-    config.limits.request_timeout_ms = KILLED_REQUEST_TIMEOUT_MS;
-    config.jira.request_timeout_ms = 2_500;
-    config.store.lease_secs = Some(KILLED_LEASE.as_secs());
-    config.store.wait_for_in_progress_ms = KILLED_WAIT_FOR_IN_PROGRESS_MS;
+    config.limits.request_timeout = Duration::from_millis(KILLED_REQUEST_TIMEOUT_MS);
+    config.jira.request_timeout = Duration::from_millis(2_500);
+    config.store.lease = Some(KILLED_LEASE);
+    config.store.wait_for_in_progress = Duration::from_millis(KILLED_WAIT_FOR_IN_PROGRESS_MS);
     config.validate().expect("valid configuration");
     let clock = TestClock::default();
     let server = app::start_with_clock(config, clock.clock())

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::store::{AuditFilter, AuditRecord, Location, Store, now_ms};
 
 /// Which store: `--store-url`, else the config file's `store.url`, else the
@@ -26,11 +26,11 @@ impl StoreArgs {
         if let Some(url) = &self.store_url {
             return Ok(url.0.clone());
         }
-        let config = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
+        let store = match &self.config {
+            Some(path) => Config::store_from_file(path)?,
+            None => StoreConfig::default(),
         };
-        Ok(config.store.url)
+        Ok(store.url)
     }
 
     /// Opens an existing store; a missing SQLite file is an error here

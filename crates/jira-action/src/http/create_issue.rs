@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 use super::Error;
 use super::door::{idempotency_key, observe_added, person, request_id, server_timing};
 use crate::app::AppState;
-use crate::config::AuthMode;
 use crate::glean::contract;
 use crate::tools::{self, Authenticated, CreateIssue, Credentials, FrontDoor, Principal, Request};
 
@@ -33,7 +32,7 @@ pub async fn handle(
         door: FrontDoor::Glean,
         client: None,
         request_id: request_id(&headers),
-        authenticated: match state.verifier.is_some() {
+        authenticated: match state.verifier().is_some() {
             true => Authenticated::GleanSignature,
             false => Authenticated::Unchecked,
         },
@@ -58,7 +57,7 @@ pub async fn handle(
 /// Passthrough mode forwards the caller's `Authorization`; the other
 /// modes use the server's own credentials.
 fn credentials(state: &AppState, headers: &HeaderMap) -> Credentials {
-    if state.config.jira.auth != AuthMode::Passthrough {
+    if !state.config().jira.credentials.is_passthrough() {
         return Credentials::Server;
     }
     match headers
@@ -83,7 +82,7 @@ fn arguments(
         if super::body_timed_out(&rejection) {
             tools::Error::BodyTimeout
         } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            tools::Error::PayloadTooLarge(state.config.limits.max_body_bytes)
+            tools::Error::PayloadTooLarge(state.config().limits.max_body_bytes)
         } else {
             tools::Error::InvalidJson(rejection.body_text())
         }

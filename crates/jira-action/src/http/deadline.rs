@@ -1,5 +1,5 @@
 //! The request body's deadline: a tool call's body must have arrived
-//! within `limits.request_timeout_ms` of the call, or reading it fails and
+//! within `limits.request_timeout` of the call, or reading it fails and
 //! the call is answered `408 request_timeout`. Without it a caller that
 //! sends headers and then stalls would hold a concurrency slot forever.
 
@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::app::AppState;
 
-/// Gives the request's body a deadline of `limits.request_timeout_ms`
+/// Gives the request's body a deadline of `limits.request_timeout`
 /// from now. Placed outside the concurrency cap, so the deadline covers
 /// all the time a slot is held.
 pub(super) async fn body_deadline(
@@ -25,10 +25,10 @@ pub(super) async fn body_deadline(
     request: Request,
     next: Next,
 ) -> Response {
-    let deadline = Instant::now() + state.config.request_timeout();
+    let deadline = Instant::now() + state.config().request_timeout();
     let mut request = request;
     // The core's deadline is the same instant: the whole call, body
-    // included, within `limits.request_timeout_ms`.
+    // included, within `limits.request_timeout`.
     request.extensions_mut().insert(CallDeadline(deadline));
     let request = request.map(|body| {
         Body::new(Deadline {

@@ -12,7 +12,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Counts what jira-action added to a call (its time minus Jira's).
 pub fn observe_added(state: &AppState, route: &'static str, timing: &Timing) {
-    state.metrics.request_added(route, timing.added);
+    state.metrics().request_added(route, timing.added);
 }
 
 /// `jira` (calls to Jira), `pause` (rate limit and retry back-off),

@@ -75,7 +75,7 @@ pub fn router(state: Arc<AppState>, public_url: &url::Url) -> Router {
         .layer(middleware::from_fn(limit_header_size))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         // The extractor enforces the limit; the handler turns it into 413.
-        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.config().limits.max_body_bytes))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 // Only the method, path and request id: headers carry tokens.
@@ -148,7 +148,7 @@ fn limit_concurrency<S: Clone + Send + Sync + 'static>(
             }))
             .load_shed()
             .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
-                &state.in_flight,
+                state.in_flight(),
             ))),
     )
 }
@@ -160,15 +160,15 @@ async fn verify_signature(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(verifier) = &state.verifier
+    if let Some(verifier) = state.verifier()
         && let Err(reason) = verifier.verify(request.headers()).await
     {
         // Counted and audited in aggregate (see `refusals`), so a flood of
         // forged calls leaves a few rows and log lines, not one per call.
         let ended = state
-            .refusals
-            .refused(&state.metrics, request.headers(), &reason);
-        refusals::write(&state.store, ended).await;
+            .refusals()
+            .refused(state.metrics(), request.headers(), &reason);
+        refusals::write(state.store(), ended).await;
         return Error::InvalidSignature.into_response();
     }
     next.run(request).await
@@ -184,7 +184,7 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "other".to_owned());
-    let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
+    let budget = state.config().jira.retry_budget;
     let response = jira::with_retry_budget(budget, next.run(request)).await;
     let status = response.status().as_u16();
     let code = response
@@ -197,28 +197,28 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
             "other"
         });
     state
-        .metrics
+        .metrics()
         .request_answered(route.into(), status, code, started.elapsed());
     response
 }
 
 /// Prometheus text format; see the README's "Operating" section.
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let metrics = &state.metrics;
-    let total = state.config.limits.max_concurrent_requests;
-    let in_flight = total.saturating_sub(state.in_flight.available_permits());
+    let metrics = state.metrics();
+    let total = state.config().limits.max_concurrent_requests;
+    let in_flight = total.saturating_sub(state.in_flight().available_permits());
     metrics.set_in_flight(in_flight);
     let open = state
-        .max_connections
-        .saturating_sub(state.connections.available_permits());
+        .max_connections()
+        .saturating_sub(state.connections().available_permits());
     metrics.set_open_connections(open);
-    if let Some(tokens) = &state.tokens {
+    if let Some(tokens) = state.tokens() {
         if let Some(left) = tokens.seconds_to_expiry() {
             metrics.set_token_expiry(Duration::from_secs(left.max(0).unsigned_abs()));
         }
         metrics.set_reconsent_needed(tokens.reconsent_needed());
     }
-    for (cache, lookups, misses) in state.resolver.stats.snapshot() {
+    for (cache, lookups, misses) in state.resolver().stats.snapshot() {
         metrics.set_cache_requests(cache, lookups.saturating_sub(misses), misses);
     }
     (
@@ -238,14 +238,20 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     // `oauth` mode: the connection must yield a token (re-consent needed
     // or a failing refresh makes the server unready), and Jira is checked
     // with it.
-    let (jira, oauth) = match &state.tokens {
+    let (jira, oauth) = match state.tokens() {
         Some(tokens) => match tokens.access_token().await {
-            Ok(token) => (state.jira.with_auth(jira::Auth::Bearer(token)), Some(None)),
-            Err(err) => (state.jira.clone(), Some(Some(err.to_string()))),
+            Ok(token) => (
+                state.jira().with_auth(jira::Auth::Bearer(token)),
+                Some(None),
+            ),
+            Err(err) => (state.jira().clone(), Some(Some(err.to_string()))),
         },
-        None => (state.jira.clone(), None),
+        None => (state.jira().clone(), None),
     };
-    let mut checks = state.readiness.checks(&jira, state.config.jira.auth).await;
+    let mut checks = state
+        .readiness()
+        .checks(&jira, state.config().jira.auth())
+        .await;
     if let Some(problem) = oauth {
         checks.insert(
             0,
@@ -286,17 +292,17 @@ async fn openapi_yaml(State(state): State<Arc<AppState>>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/yaml"),
         )],
-        state.openapi_yaml.clone(),
+        state.openapi_yaml().to_owned(),
     )
         .into_response()
 }
 
 async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
-    axum::Json(state.openapi.clone()).into_response()
+    axum::Json(state.openapi().clone()).into_response()
 }
 
 async fn manifest(State(state): State<Arc<AppState>>) -> Response {
-    axum::Json(state.manifest.clone()).into_response()
+    axum::Json(state.manifest().clone()).into_response()
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub(super) async fn sanitize_request_id(
     if refused {
         let longest = values.iter().map(|v| v.len()).max().unwrap_or_default();
         request.headers_mut().remove(REQUEST_ID);
-        state.metrics.request_id_replaced();
+        state.metrics().request_id_replaced();
         if let Some(since) = REPLACED.ready() {
             tracing::info!(
                 values = count,

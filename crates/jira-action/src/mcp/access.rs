@@ -78,7 +78,7 @@ pub async fn require_key(
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-    if let Some(signin) = gate.state.signin.as_deref() {
+    if let Some(signin) = gate.state.signin().as_deref() {
         let token = presented.map(str::to_owned);
         return match token {
             Some(key) if keys.accepts(&key) => next.run(request).await,
@@ -88,7 +88,9 @@ pub async fn require_key(
                     next.run(request).await
                 }
                 Err(reason) => {
-                    gate.state.metrics.signin_refused(format!("token_{reason}"));
+                    gate.state
+                        .metrics()
+                        .signin_refused(format!("token_{reason}"));
                     refuse_with(
                         "invalid_token",
                         "The access token is not valid here (expired, revoked, or not issued for this server): sign in again.",

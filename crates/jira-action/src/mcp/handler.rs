@@ -84,7 +84,7 @@ impl Handler {
                     .and_then(|parts| parts.extensions.get::<crate::signin::SignedIn>());
                 let empty = HeaderMap::new();
                 let headers = headers.unwrap_or(&empty);
-                let name = &self.state.config.mcp.user_header;
+                let name = &self.state.config().mcp.user_header;
                 // A signed-in person is who their token says, whatever the
                 // headers claim; the client is the one they granted.
                 let (authenticated, principal, client) = match signed_in {

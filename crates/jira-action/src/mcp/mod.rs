@@ -21,7 +21,6 @@ pub use access::ApiKeys;
 pub use handler::{Handler, tool_list};
 
 use crate::app::AppState;
-use crate::config::AuthMode;
 
 /// The path of the endpoint.
 pub const PATH: &str = "/mcp";
@@ -33,13 +32,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     state: Arc<AppState>,
     public_url: &url::Url,
 ) -> Option<Router<S>> {
-    if state.config.jira.auth == AuthMode::Passthrough {
+    if state.config().jira.credentials.is_passthrough() {
         tracing::warn!(
             "the MCP endpoint /mcp is off: it needs server-held Jira credentials (auth = api-token or oauth), and auth = passthrough"
         );
         return None;
     }
-    if state.config.mcp.api_keys.is_empty() && state.signin.is_none() {
+    if state.config().mcp.api_keys.is_empty() && state.signin().is_none() {
         tracing::warn!(
             "the MCP endpoint /mcp refuses every call: no API key is configured (mcp.api_keys or JIRA_ACTION_MCP_API_KEYS)"
         );
@@ -51,7 +50,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .with_allowed_hosts(allowed_hosts(&state, public_url))
         .with_allowed_origins(allowed_origins(&state, public_url))
         .enforce_origin_validation()
-        .with_max_request_body_bytes(state.config.limits.max_body_bytes);
+        .with_max_request_body_bytes(state.config().limits.max_body_bytes);
     let factory_state = Arc::clone(&state);
     let service = StreamableHttpService::new(
         move || Ok(Handler::http(Arc::clone(&factory_state))),
@@ -59,7 +58,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         config,
     );
     let gate = Arc::new(access::Gate {
-        keys: ApiKeys::new(&state.config.mcp.api_keys),
+        keys: ApiKeys::new(&state.config().mcp.api_keys),
         state: Arc::clone(&state),
     });
     Some(
@@ -76,7 +75,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 /// loopback listener the loopback names, so a local setup works unset.
 fn allowed_hosts(state: &AppState, public_url: &url::Url) -> Vec<String> {
     let mut hosts: Vec<String> = public_url.host_str().map(bare_host).into_iter().collect();
-    if state.config.listen.ip().is_loopback() {
+    if state.config().listen.ip().is_loopback() {
         hosts.extend(["localhost", "127.0.0.1", "::1"].map(str::to_owned));
     }
     hosts
@@ -87,7 +86,7 @@ fn allowed_hosts(state: &AppState, public_url: &url::Url) -> Vec<String> {
 /// clients that are not browsers) pass.
 fn allowed_origins(state: &AppState, public_url: &url::Url) -> Vec<String> {
     let mut origins = vec![public_url.origin().ascii_serialization()];
-    if state.config.listen.ip().is_loopback() {
+    if state.config().listen.ip().is_loopback() {
         origins.extend(
             ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"].map(str::to_owned),
         );

@@ -154,26 +154,26 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(config: &CacheConfig, access: &AccessConfig) -> Resolver {
-        let negative = Duration::from_secs(config.negative_ttl_secs);
+        let negative = config.negative_ttl;
         Resolver {
             stats: CacheStats::default(),
             users: Cache::builder()
                 .max_capacity(config.max_users)
                 .expire_after(TtlPolicy {
-                    positive: Duration::from_secs(config.user_ttl_secs),
+                    positive: config.user_ttl,
                     negative,
                 })
                 .build(),
             projects: Cache::builder()
                 .max_capacity(config.max_projects)
                 .expire_after(TtlPolicy {
-                    positive: Duration::from_secs(config.project_ttl_secs),
+                    positive: config.project_ttl,
                     negative,
                 })
                 .build(),
             create_meta: Cache::builder()
                 .max_capacity(config.max_projects.saturating_mul(8))
-                .time_to_live(Duration::from_secs(config.project_ttl_secs))
+                .time_to_live(config.project_ttl)
                 .build(),
             // One list per credential scope.
             project_choices: Cache::builder()

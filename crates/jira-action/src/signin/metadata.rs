@@ -129,7 +129,7 @@ impl std::fmt::Debug for Documents {
 
 impl Documents {
     pub fn new(config: &McpOAuthConfig) -> reqwest::Result<Documents> {
-        let timeout = Duration::from_millis(config.client_metadata_timeout_ms);
+        let timeout = config.client_metadata_timeout;
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(PublicOnly {
                 allow_private: config.allow_private_client_metadata,

@@ -146,8 +146,8 @@ impl SignIn {
         resource.trim_end_matches('/') == self.resource
     }
 
-    fn ttl_ms(secs: u64) -> i64 {
-        i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    fn ttl_ms(ttl: Duration) -> i64 {
+        i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
     }
 }
 
@@ -193,7 +193,7 @@ async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Result<Clie
             Err(refusal) => Err(NoClient::Metadata(refusal)),
         };
     }
-    match state.store.signin_client(id).await {
+    match state.store().signin_client(id).await {
         Ok(row) => row
             .map(|row| Client {
                 name: row.name.unwrap_or_else(|| row.client_id.clone()),
@@ -210,7 +210,7 @@ async fn find_client(state: &AppState, signin: &SignIn, id: &str) -> Result<Clie
 
 /// The sign-in routes, when sign-in is on.
 pub fn router(state: &Arc<AppState>) -> Option<Router<Arc<AppState>>> {
-    let callback_path = match state.signin.as_ref()?.upstream {
+    let callback_path = match state.signin().as_ref()?.upstream {
         Provider::Atlassian(_) => ATLASSIAN_CALLBACK,
         Provider::Oidc(_) => OIDC_CALLBACK,
     };
@@ -232,7 +232,7 @@ pub fn router(state: &Arc<AppState>) -> Option<Router<Arc<AppState>>> {
 }
 
 fn signin(state: &AppState) -> Option<&SignIn> {
-    state.signin.as_deref()
+    state.signin().as_deref()
 }
 
 fn not_found() -> Response {
@@ -243,7 +243,7 @@ fn not_found() -> Response {
 fn refused(state: &AppState, reason: impl Into<std::borrow::Cow<'static, str>>) {
     let reason = reason.into();
     tracing::info!(reason = %reason, "sign-in refused");
-    state.metrics.signin_refused(reason);
+    state.metrics().signin_refused(reason);
 }
 
 /// RFC 9728: what `/mcp` is and who issues its tokens.
@@ -333,9 +333,9 @@ async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         client_id: format!("jacl_{}", uuid::Uuid::new_v4().simple()),
         name,
         redirect_uris: uris,
-        created_at_ms: (state.clock)(),
+        created_at_ms: (state.clock())(),
     };
-    if let Err(err) = state.store.signin_client_put(&row).await {
+    if let Err(err) = state.store().signin_client_put(&row).await {
         tracing::warn!(cause = %err, "cannot store the client");
         return oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -538,7 +538,7 @@ async fn authorize(
             }
         }
     };
-    let now = (state.clock)();
+    let now = (state.clock())();
     let row = RequestRow {
         id: secret::hash(&upstream_state),
         client_id: client.id,
@@ -546,12 +546,12 @@ async fn authorize(
         state: client_state.map(str::to_owned),
         code_challenge: challenge.to_owned(),
         resource: signin.resource.clone(),
-        expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl_secs)),
+        expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl)),
         upstream_nonce,
         upstream_verifier,
         ..RequestRow::default()
     };
-    if let Err(err) = state.store.signin_request_put(&row).await {
+    if let Err(err) = state.store().signin_request_put(&row).await {
         tracing::warn!(cause = %err, "cannot store the authorization");
         return unavailable();
     }
@@ -588,9 +588,9 @@ async fn callback(
         refused(&state, "upstream_state_missing");
         return expired_page();
     };
-    let now = (state.clock)();
+    let now = (state.clock())();
     let id = secret::hash(upstream_state);
-    let request = match state.store.signin_request(&id, now).await {
+    let request = match state.store().signin_request(&id, now).await {
         Ok(Some(request)) if request.account_id.is_none() => request,
         Ok(_) => {
             refused(&state, "authorization_expired");
@@ -633,7 +633,7 @@ async fn callback(
             );
         }
     };
-    if !state.config.access.caller_allowed(&email) {
+    if !state.config().access.caller_allowed(&email) {
         refused(&state, "caller_not_allowed");
         return pages::problem(
             StatusCode::FORBIDDEN,
@@ -643,7 +643,7 @@ async fn callback(
     }
     let csrf = secret::new("");
     match state
-        .store
+        .store()
         .signin_request_signed_in(
             &id,
             &me.account_id,
@@ -682,7 +682,7 @@ async fn callback(
     });
     let cookie = format!(
         "{CSRF_COOKIE}={csrf}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        signin.config.authorization_ttl_secs,
+        signin.config.authorization_ttl.as_secs(),
         if signin.secure_cookies {
             "; Secure"
         } else {
@@ -781,12 +781,12 @@ fn upstream_failed_page() -> Response {
 
 /// The Jira site people file into, for the consent page.
 fn site_of(state: &AppState) -> String {
-    let jira = &state.config.jira;
+    let jira = &state.config().jira;
     if let Some(site) = jira.site_url.as_ref().or(jira.url.as_ref()) {
         return site.to_string();
     }
     state
-        .tokens
+        .tokens()
         .as_ref()
         .map(|tokens| tokens.site_url.clone())
         .unwrap_or_else(|| "the configured Jira site".to_owned())
@@ -838,9 +838,9 @@ async fn consent(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     if cookie(&headers, CSRF_COOKIE).as_deref() != Some(csrf) {
         return forged();
     }
-    let now = (state.clock)();
+    let now = (state.clock())();
     let id = secret::hash(request_handle);
-    let request = match state.store.signin_request(&id, now).await {
+    let request = match state.store().signin_request(&id, now).await {
         Ok(Some(request)) => request,
         Ok(None) => {
             refused(&state, "authorization_expired");
@@ -859,7 +859,7 @@ async fn consent(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     if secret::hash(csrf) != *expected {
         return forged();
     }
-    match state.store.signin_request_end(&id, now).await {
+    match state.store().signin_request_end(&id, now).await {
         Ok(true) => {}
         Ok(false) => {
             refused(&state, "authorization_expired");
@@ -930,7 +930,7 @@ async fn grant(
     };
     let code = secret::new(secret::CODE_PREFIX);
     state
-        .store
+        .store()
         .signin_grant_with_code(
             &grant,
             &CodeRow {
@@ -938,12 +938,11 @@ async fn grant(
                 grant_id: grant.id.clone(),
                 redirect_uri: request.redirect_uri.clone(),
                 code_challenge: request.code_challenge.clone(),
-                expires_at_ms: now
-                    .saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl_secs)),
+                expires_at_ms: now.saturating_add(SignIn::ttl_ms(signin.config.authorization_ttl)),
             },
         )
         .await?;
-    state.metrics.signed_in();
+    state.metrics().signed_in();
     tracing::info!(client = %grant.client_id, account = %grant.account_id, "signed in");
     Ok(back_to_client(
         &request.redirect_uri,
@@ -976,7 +975,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     };
     let form = form(&body);
     let get = |name: &str| param(&form, name);
-    let now = (state.clock)();
+    let now = (state.clock())();
     let Some(client_id) = get("client_id") else {
         refused(&state, "client_missing");
         return oauth_error(
@@ -1008,7 +1007,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                 );
             };
             let (code, grant) = match state
-                .store
+                .store()
                 .signin_code_redeem(&secret::hash(code), now)
                 .await
             {
@@ -1044,7 +1043,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                 );
             };
             let grant = match state
-                .store
+                .store()
                 .signin_refresh(&secret::hash(refresh), now)
                 .await
             {
@@ -1060,7 +1059,7 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
                     "The refresh token was issued to another client.",
                 );
             }
-            state.metrics.signin_refreshed();
+            state.metrics().signin_refreshed();
             grant
         }
         _ => {
@@ -1106,27 +1105,27 @@ async fn issue_tokens(
     let refresh = secret::new(secret::REFRESH_PREFIX);
     let config = &signin.config;
     state
-        .store
+        .store()
         .signin_token_put(
             &secret::hash(&access),
             grant_id,
             TokenKind::Access,
-            now.saturating_add(SignIn::ttl_ms(config.access_token_ttl_secs)),
+            now.saturating_add(SignIn::ttl_ms(config.access_token_ttl)),
         )
         .await?;
     state
-        .store
+        .store()
         .signin_token_put(
             &secret::hash(&refresh),
             grant_id,
             TokenKind::Refresh,
-            now.saturating_add(SignIn::ttl_ms(config.refresh_token_ttl_secs)),
+            now.saturating_add(SignIn::ttl_ms(config.refresh_token_ttl)),
         )
         .await?;
     Ok(json!({
         "access_token": access,
         "token_type": "Bearer",
-        "expires_in": config.access_token_ttl_secs,
+        "expires_in": config.access_token_ttl.as_secs(),
         "refresh_token": refresh,
     }))
 }
@@ -1145,14 +1144,14 @@ async fn revoke(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             "token is required.",
         );
     };
-    let now = (state.clock)();
+    let now = (state.clock())();
     match state
-        .store
+        .store()
         .signin_grant_of_token(&secret::hash(token))
         .await
     {
         Ok(Some(grant)) => {
-            if let Err(err) = state.store.signin_revoke_grant(&grant, now).await {
+            if let Err(err) = state.store().signin_revoke_grant(&grant, now).await {
                 return store_failed(err);
             }
             tracing::info!(grant = %grant, "grant revoked by its client");
@@ -1174,10 +1173,10 @@ pub async fn check_access(
     signin: &SignIn,
     token: &str,
 ) -> Result<SignedIn, &'static str> {
-    let now = (state.clock)();
-    match state.store.signin_access(&secret::hash(token), now).await {
+    let now = (state.clock())();
+    match state.store().signin_access(&secret::hash(token), now).await {
         Ok(Ok(grant)) if signin.is_ours(&grant.resource) => {
-            if let Err(err) = state.store.signin_touch(&grant.id, now).await {
+            if let Err(err) = state.store().signin_touch(&grant.id, now).await {
                 tracing::warn!(cause = %err, "cannot note the grant's use");
             }
             Ok(SignedIn(grant))

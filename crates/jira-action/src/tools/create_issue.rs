@@ -95,7 +95,7 @@ async fn create(
         &prepared.marker,
         prepared.issue.fields.reporter.as_ref().map(|r| r.as_str()),
         caller.recovering,
-        state.config.outcome_settle(),
+        state.config().outcome_settle(),
     )
     .await?;
     let result_url = caller.jira.browse_url(&created.key);
@@ -137,13 +137,13 @@ async fn prepare(
     let jira = &caller.jira;
     // Independent lookups run together; each is a cache hit when warm.
     let (project, reporter, assignee) = tokio::join!(
-        state.resolver.project(jira, caller.scope, &input.project),
+        state.resolver().project(jira, caller.scope, &input.project),
         reporter_of(state, caller),
         resolve_assignee(state, caller, input.assignee.as_ref()),
     );
     let project = project?;
     if !state
-        .config
+        .config()
         .access
         .project_allowed(&project.id, &project.key)
     {
@@ -163,21 +163,25 @@ async fn prepare(
     let issue_type = resolve::issue_type_id(&project, &input.issue_type)?;
     let components = resolve::component_ids(&project, &input.components)?;
     let meta = state
-        .resolver
+        .resolver()
         .create_meta(jira, caller.scope, &project.id, &issue_type)
         .await?;
     let reporter_set = fields::reporter_settable(&meta);
-    if !reporter_set && state.config.reporter_policy == ReporterPolicy::Require {
+    if !reporter_set && state.config().reporter_policy == ReporterPolicy::Require {
         return Err(Error::ReporterNotSettable(project.key.clone()));
     }
     let extra = state
-        .config
+        .config()
         .project(&project.id, &project.key)
         .map(|settings| settings.defaults.clone())
         .unwrap_or_default();
 
     let description = match input.description.as_deref() {
-        Some(text) => description(caller.jira.flavor(), state.config.description_format, text)?,
+        Some(text) => description(
+            caller.jira.flavor(),
+            state.config().description_format,
+            text,
+        )?,
         None => None,
     };
     let marker = Marker {
@@ -191,7 +195,7 @@ async fn prepare(
             summary: input.summary,
             priority: input
                 .priority
-                .map(|p| IdRef::new(state.config.priority_id(p))),
+                .map(|p| IdRef::new(state.config().priority_id(p))),
             components: components.into_iter().map(IdRef::new).collect(),
             description,
             assignee: assignee.map(|id| caller.jira.user_ref(id)),
@@ -248,13 +252,13 @@ async fn reporter_of(state: &AppState, caller: &Caller) -> Result<UserMatch, Err
     match &caller.account_id {
         Some(account_id) => {
             state
-                .resolver
+                .resolver()
                 .account(&caller.jira, caller.scope, account_id)
                 .await
         }
         None => {
             state
-                .resolver
+                .resolver()
                 .user(&caller.jira, caller.scope, &caller.email)
                 .await
         }
@@ -272,7 +276,7 @@ async fn resolve_assignee(
         // Jira itself refuses an account id that cannot be assigned.
         Some(AssigneeRef::AccountId(id)) => Ok(Some(id.clone())),
         Some(AssigneeRef::Email(email)) => {
-            match state.resolver.user(jira, caller.scope, email).await? {
+            match state.resolver().user(jira, caller.scope, email).await? {
                 UserMatch::Found { account_id, .. } => Ok(Some(account_id)),
                 UserMatch::NotFound => Err(Error::AssigneeNotFound(email.clone())),
                 UserMatch::Ambiguous(candidates) => Err(Error::AssigneeAmbiguous {

@@ -100,16 +100,19 @@ impl Operation for DescribeProject {
         _record: &mut AuditRecord,
     ) -> Result<ProjectDescription, Error> {
         let jira = &caller.jira;
-        let project = state.resolver.project(jira, caller.scope, &project).await?;
+        let project = state
+            .resolver()
+            .project(jira, caller.scope, &project)
+            .await?;
         if !state
-            .config
+            .config()
             .access
             .project_allowed(&project.id, &project.key)
         {
             return Err(Error::ProjectNotAllowed(project.key.clone()));
         }
         let defaults = state
-            .config
+            .config()
             .project(&project.id, &project.key)
             .map(|settings| settings.defaults.clone())
             .unwrap_or_default();
@@ -117,7 +120,7 @@ impl Operation for DescribeProject {
         let mut priority_names: Vec<Choice> = Vec::new();
         for issue_type in &project.issue_types {
             let meta = state
-                .resolver
+                .resolver()
                 .create_meta(jira, caller.scope, &project.id, &issue_type.id)
                 .await?;
             if priority_names.is_empty() {
@@ -146,7 +149,7 @@ impl Operation for DescribeProject {
         }
         let priorities = (1..=5)
             .map(|level| {
-                let id = state.config.priority_id(level);
+                let id = state.config().priority_id(level);
                 let name = priority_names
                     .iter()
                     .find(|c| c.id == id)

@@ -479,7 +479,7 @@ impl Error {
     }
 
     /// Whether this attempt may have sent a create that is still landing:
-    /// then its repeats wait `jira.outcome_settle_ms` before looking.
+    /// then its repeats wait `jira.outcome_settle` before looking.
     pub fn settles(&self) -> bool {
         matches!(self, Error::Timeout | Error::OutcomeUnknown { .. })
     }

@@ -130,7 +130,7 @@ pub struct Request {
     pub idempotency_key: Result<Option<String>, Error>,
     pub arguments: Result<Map<String, Value>, Error>,
     /// When the call must be answered by (set when it arrived, so reading
-    /// its body counts); `None`: `limits.request_timeout_ms` from now.
+    /// its body counts); `None`: `limits.request_timeout` from now.
     pub deadline: Option<tokio::time::Instant>,
 }
 

@@ -17,7 +17,7 @@ use tracing::Instrument;
 use super::identity::Identity;
 use super::{Credentials, Error, FrontDoor, Operation, Principal, Request};
 use crate::app::AppState;
-use crate::config::AuthMode;
+use crate::config::JiraCredentials;
 use crate::resolve::CacheScope;
 use crate::store::{self, AuditRecord, Claim, ClaimRequest, Finish, Outcome};
 
@@ -84,7 +84,7 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
         async move {
             let tally = Arc::new(CallTally::default());
             let mut trace = Trace::new::<Op>(&request);
-            let budget = Duration::from_millis(state.config.jira.retry_budget_ms);
+            let budget = state.config().jira.retry_budget;
             // Boxed: the operation's future is large, and every async
             // layer around it would otherwise copy it when it starts.
             let work = jira::CALL_TALLY.scope(
@@ -92,7 +92,7 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
                 jira::with_retry_budget(budget, Box::pin(steps::<Op>(&state, request, &mut trace))),
             );
             let deadline = request_deadline
-                .unwrap_or_else(|| tokio::time::Instant::now() + state.config.request_timeout());
+                .unwrap_or_else(|| tokio::time::Instant::now() + state.config().request_timeout());
             let result = match tokio::time::timeout_at(deadline, work).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::Timeout),
@@ -100,7 +100,7 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
             // Jira refused the server's OAuth token (revoked early, or
             // expired sooner than it said): the next call gets a fresh one.
             if let (Some(tokens), Err(Error::Jira(jira::Error::Api { status: 401, .. }))) =
-                (&state.tokens, &result)
+                (state.tokens(), &result)
             {
                 tokens.refused().await;
             }
@@ -112,7 +112,7 @@ pub async fn run<Op: Operation>(state: Arc<AppState>, request: Request) -> Finis
                 Ok(_) => "ok",
                 Err(err) => err.code(),
             };
-            state.metrics.tool_call(door.as_str(), Op::NAME, code);
+            state.metrics().tool_call(door.as_str(), Op::NAME, code);
             (result, tally, in_store)
         }
         .instrument(tracing::Span::current()),
@@ -144,7 +144,7 @@ async fn steps<Op: Operation>(
     let principal = request.principal?;
     let account_id = principal.account_id().map(str::to_owned);
     let email = principal.email().to_owned();
-    if !state.config.access.caller_allowed(&email) {
+    if !state.config().access.caller_allowed(&email) {
         return Err(Error::CallerNotAllowed);
     }
     // A body that did not arrive by the deadline ends the call at once:
@@ -167,7 +167,7 @@ async fn steps<Op: Operation>(
     if !Op::WRITES {
         return Box::pin(Op::run(state, &caller, input, &mut trace.record)).await;
     }
-    Op::note_input(&input, &mut trace.record, &state.config);
+    Op::note_input(&input, &mut trace.record, state.config());
     let given_key = request.idempotency_key?;
     let identity = Identity::of(
         &caller.email,
@@ -178,7 +178,7 @@ async fn steps<Op: Operation>(
     caller.idempotency_key = identity.key.clone();
     match trace.claim(state, &caller.email, &identity).await? {
         Go::Replay(answer) => {
-            state.metrics.duplicate_absorbed();
+            state.metrics().duplicate_absorbed();
             tracing::info!("repeat of a finished request; answering as before");
             serde_json::from_str(&answer)
                 .map_err(|e| Error::Internal(format!("stored answer: {e}")))
@@ -198,17 +198,20 @@ async fn jira_for(
     credentials: Credentials,
 ) -> Result<(JiraClient, CacheScope), Error> {
     let shared = |jira| Ok((jira, CacheScope::SHARED));
-    match (credentials, state.config.jira.auth) {
+    match (credentials, &state.config().jira.credentials) {
         (Credentials::Forwarded(value), _) => {
             let scope = CacheScope::of_credential(value.expose_secret());
-            Ok((state.jira.with_auth(Auth::Header(value)), scope))
+            Ok((state.jira().with_auth(Auth::Header(value)), scope))
         }
         (Credentials::Missing, _) => Err(Error::MissingCredentials),
-        (Credentials::Server, AuthMode::ApiToken | AuthMode::Pat | AuthMode::Password) => {
-            shared(state.jira.clone())
-        }
-        (Credentials::Server, AuthMode::Oauth) => {
-            let tokens = Arc::clone(state.tokens.as_ref().ok_or(Error::OAuthReconsentNeeded)?);
+        (
+            Credentials::Server,
+            JiraCredentials::ApiToken { .. }
+            | JiraCredentials::Pat { .. }
+            | JiraCredentials::Password { .. },
+        ) => shared(state.jira().clone()),
+        (Credentials::Server, JiraCredentials::Oauth) => {
+            let tokens = Arc::clone(state.tokens().as_ref().ok_or(Error::OAuthReconsentNeeded)?);
             // In a task of its own: a call cut by its deadline must not cut
             // a refresh half-way (the rotated refresh token unstored, the
             // refresh lease held until it runs out, every other call
@@ -216,11 +219,11 @@ async fn jira_for(
             let token = tokio::spawn(async move { tokens.access_token().await })
                 .await
                 .map_err(|e| Error::Internal(format!("the token task failed: {e}")))??;
-            shared(state.jira.with_auth(Auth::Bearer(token)))
+            shared(state.jira().with_auth(Auth::Bearer(token)))
         }
         // The doors that use server-held credentials are off in
         // passthrough mode; reaching here is a wiring mistake.
-        (Credentials::Server, AuthMode::Passthrough) => Err(Error::MissingCredentials),
+        (Credentials::Server, JiraCredentials::Passthrough) => Err(Error::MissingCredentials),
     }
 }
 
@@ -303,17 +306,17 @@ impl Trace {
             caller,
             fingerprint: &identity.fingerprint,
             owner: &owner,
-            lease: state.config.lease(),
+            lease: state.config().lease(),
             window: window(state),
-            now_ms: (state.clock)(),
+            now_ms: (state.clock())(),
         };
-        let bound = Duration::from_millis(state.config.store.wait_for_in_progress_ms);
+        let bound = state.config().store.wait_for_in_progress;
         let waiting = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
             let asked = Instant::now();
-            request.now_ms = (state.clock)();
-            let claim = state.store.claim(&request).await;
+            request.now_ms = (state.clock())();
+            let claim = state.store().claim(&request).await;
             self.in_store += asked.elapsed();
             match claim.map_err(store_error)? {
                 Claim::Claimed { recovering } => {
@@ -372,7 +375,7 @@ impl Trace {
                     Err(err) => {
                         tracing::error!(cause = %err, "cannot store the answer");
                         Finish::Uncertain {
-                            settle_until: (state.clock)(),
+                            settle_until: (state.clock())(),
                         }
                     }
                 }
@@ -385,11 +388,11 @@ impl Trace {
                 // A recovering attempt that failed leaves the earlier
                 // attempt's create as uncertain as it found it.
                 if error.outcome_unknown() || self.recovering {
-                    let now = (state.clock)();
+                    let now = (state.clock())();
                     Finish::Uncertain {
                         settle_until: match error.settles() {
                             true => now.saturating_add(
-                                i64::try_from(state.config.outcome_settle().as_millis())
+                                i64::try_from(state.config().outcome_settle().as_millis())
                                     .unwrap_or(i64::MAX),
                             ),
                             false => now,
@@ -410,7 +413,7 @@ impl Trace {
         record.jira_calls = i64::from(jira_calls);
         let written = match &self.claimed {
             Some((key, owner)) => state
-                .store
+                .store()
                 .finish(key, owner, finish, window(state), record)
                 .await
                 .map(|held| {
@@ -420,7 +423,7 @@ impl Trace {
                         );
                     }
                 }),
-            None => state.store.record(record).await,
+            None => state.store().record(record).await,
         };
         if let Err(err) = written {
             tracing::error!(cause = %err, "cannot write the audit record");
@@ -437,7 +440,7 @@ pub(super) fn seconds_until(until_ms: i64, now_ms: i64) -> u64 {
 }
 
 fn window(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.store.idempotency_window_secs)
+    state.config().store.idempotency_window
 }
 
 fn store_error(err: store::StoreError) -> Error {

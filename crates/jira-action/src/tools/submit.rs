@@ -10,7 +10,7 @@
 //! gave up on it, and its search is eventually consistent, so "not found
 //! yet" does not mean "not created". The caller gets 504
 //! `jira_outcome_unknown` with a `Retry-After`; the claim stays uncertain,
-//! and a repeat after `jira.outcome_settle_ms` (time for the create to land
+//! and a repeat after `jira.outcome_settle` (time for the create to land
 //! and for search to see it) looks again and only then creates.
 //!
 //! On Data Center, search returns no properties and JQL reaches them only
@@ -79,7 +79,7 @@ impl Marker {
 /// `recovering` when an earlier attempt of this request may have reached
 /// Jira (its server died holding the claim): then look before creating.
 /// `settle` is how long the caller is told to wait when the outcome stays
-/// unknown (`jira.outcome_settle_ms`).
+/// unknown (`jira.outcome_settle`).
 pub async fn submit(
     jira: &JiraClient,
     issue: &NewIssue,

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub mod postgres;
 
 use jira_action::app::{self, RunningServer};
-use jira_action::config::{AuthMode, Config, FlavorSetting};
+use jira_action::config::{Config, FlavorSetting, GleanKeys, JiraCredentials};
 use jira_sim::{Flavor, Sim, SimConfig, SimHandle, demo};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -155,8 +155,7 @@ pub async fn spawn_signed_app() -> (TestApp, tempfile::NamedTempFile) {
         .expect("write key");
     let path = key.path().to_owned();
     let app = spawn_app_with(move |config, _| {
-        config.glean.allow_unsigned = false;
-        config.glean.key_file = Some(path);
+        config.glean.keys = Some(GleanKeys::File(path));
     })
     .await;
     (app, key)
@@ -173,18 +172,20 @@ pub fn test_config(sim: &SimHandle, store_dir: &std::path::Path) -> Config {
     // Pinned: detection would cost a Jira call some tests count.
     if sim.sim.flavor() == Flavor::DataCenter {
         config.jira.flavor = FlavorSetting::DataCenter;
-        config.jira.auth = AuthMode::Pat;
-        config.jira.pat = Some(SecretString::from(demo::ADMIN_PAT));
+        config.jira.credentials = JiraCredentials::Pat {
+            token: SecretString::from(demo::ADMIN_PAT),
+        };
     } else {
         config.jira.flavor = FlavorSetting::Cloud;
-        config.jira.auth = AuthMode::ApiToken;
-        config.jira.email = Some(ADMIN_EMAIL.into());
-        config.jira.api_token = Some(SecretString::from(ADMIN_TOKEN));
+        config.jira.credentials = JiraCredentials::ApiToken {
+            email: ADMIN_EMAIL.into(),
+            token: SecretString::from(ADMIN_TOKEN),
+        };
     }
-    config.jira.request_timeout_ms = 1_000;
-    config.jira.retry_budget_ms = 3_000;
+    config.jira.request_timeout = Duration::from_secs(1);
+    config.jira.retry_budget = Duration::from_secs(3);
     // Signatures have tests of their own (signatures.rs).
-    config.glean.allow_unsigned = true;
+    config.glean.keys = Some(GleanKeys::Unsigned);
     // A private store per server; the store's own tests also run on PostgreSQL.
     config.store.url = store_dir.join("store.db").display().to_string();
     config
