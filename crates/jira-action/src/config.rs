@@ -103,6 +103,11 @@ pub struct Config {
     pub oauth: OAuthConfig,
     /// The MCP endpoint (`/mcp`) and `jira-action mcp` (stdio).
     pub mcp: McpConfig,
+    /// The deprecated keys this configuration was read with, each saying
+    /// what to write instead: logged at start, and a warning in `doctor`,
+    /// which an admin runs without reading the logs.
+    #[serde(skip)]
+    pub deprecations: Vec<String>,
 }
 
 /// Who may call `/mcp`, and how a call names its person.
@@ -859,6 +864,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             oauth: OAuthConfig::default(),
             mcp: McpConfig::default(),
+            deprecations: Vec::new(),
         }
     }
 }
@@ -1164,10 +1170,13 @@ impl Config {
         };
         let mut table = toml::from_str::<toml::Table>(text).map_err(parse_error)?;
         overrides.apply(&mut table)?;
-        for warning in rewrite_deprecated(&mut table)? {
+        let deprecations = rewrite_deprecated(&mut table)?;
+        for warning in &deprecations {
             tracing::warn!(source, "{warning}");
         }
-        toml::Value::Table(table).try_into().map_err(parse_error)
+        let mut config: Config = toml::Value::Table(table).try_into().map_err(parse_error)?;
+        config.deprecations = deprecations;
+        Ok(config)
     }
 
     /// Checks what serde cannot: combinations of settings.
@@ -1538,6 +1547,16 @@ mod tests {
             old.mcp.oauth.client_metadata_timeout,
             Duration::from_millis(200)
         );
+        // Kept for `doctor`, one line each, saying what to write.
+        assert_eq!(old.deprecations.len(), 7, "{:?}", old.deprecations);
+        assert!(
+            old.deprecations.contains(
+                &"store.lease_secs is deprecated: write store.lease = \"40s\"".to_owned()
+            ),
+            "{:?}",
+            old.deprecations
+        );
+        assert!(config.deprecations.is_empty());
         let mut table: toml::Table =
             toml::from_str("[limits]\nidle_timeout_ms = 300\n").expect("toml");
         let warnings = rewrite_deprecated(&mut table).expect("one key");

@@ -83,7 +83,14 @@ pub async fn run(config: &Config, options: &Options) -> Vec<Finding> {
         out.push(finding("configuration", Status::Fail, err.to_string()));
         return out;
     }
-    out.push(finding("configuration", Status::Pass, "valid"));
+    out.push(match config.deprecations.as_slice() {
+        [] => finding("configuration", Status::Pass, "valid"),
+        deprecations => finding(
+            "configuration",
+            Status::Warn,
+            format!("valid, with deprecated keys: {}", deprecations.join("; ")),
+        ),
+    });
     // Settled as the server settles it at start, so that every check below
     // speaks the Jira's own API.
     let mut config = config.clone();

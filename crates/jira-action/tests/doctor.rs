@@ -62,7 +62,7 @@ fn config(sim: &SimHandle, dir: &Path, token: &str, extra: &str) -> String {
 [jira]
 url = "{url}"
 {credentials}
-request_timeout_ms = 1000
+request_timeout = "1s"
 
 [store]
 url = "{store}"
@@ -345,6 +345,32 @@ async fn slow_jira_fails_the_latency_check() {
     assert_eq!(run.status("token"), "pass");
     assert_eq!(run.status("jira latency"), "FAIL");
     assert!(run.line("jira latency").contains("jira.request_timeout"));
+}
+
+/// An admin runs `doctor` without reading the server's logs: a deprecated
+/// key is a warning there, naming what to write, and fails nothing.
+#[tokio::test]
+async fn a_deprecated_key_is_a_warning_that_says_what_to_write() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = config(
+        &sim,
+        dir.path(),
+        demo::ADMIN_TOKEN,
+        "[glean]\nallow_unsigned = true\n[access]\nprojects = [\"DEMO\"]\n",
+    )
+    .replace("request_timeout = \"1s\"", "request_timeout_ms = 1000");
+    let run = doctor(text, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.table);
+    assert_eq!(run.status("configuration"), "warn", "{}", run.table);
+    let flat: String = run.table.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("jira.request_timeout_ms is deprecated")
+            && flat.contains("jira.request_timeout = \"1000ms\""),
+        "{}",
+        run.table
+    );
+    assert_eq!(run.status("token"), "pass");
 }
 
 #[tokio::test]
