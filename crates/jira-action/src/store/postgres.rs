@@ -4,6 +4,7 @@
 //! together (a claim's end with its audit record, a grant with its code).
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -19,6 +20,10 @@ use crate::signin::rows::{CodeRow, GrantRow, RequestRow, TokenKind};
 /// The migrations in `migrations/`, embedded. An applied migration is never
 /// edited (sqlx checks its checksum): a schema change is a new file.
 pub(in crate::store) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A key's existing row; built once, not on every claim.
+static SELECT_EXISTING: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EXISTING_COLUMNS} FROM idempotency WHERE key = $1"));
 
 #[derive(Clone, Debug)]
 pub struct Postgres {
@@ -65,8 +70,7 @@ impl Postgres {
             if inserted == 1 {
                 return Ok(Claim::Claimed { recovering: false });
             }
-            let sql = format!("SELECT {EXISTING_COLUMNS} FROM idempotency WHERE key = $1");
-            let existing: Option<Existing> = sqlx::query_as(&sql)
+            let existing: Option<Existing> = sqlx::query_as(&SELECT_EXISTING)
                 .bind(request.key)
                 .fetch_optional(&self.pool)
                 .await?;

@@ -35,7 +35,7 @@
 //! starts over and the file stays small (see `Shared::catch_up`).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -575,12 +575,14 @@ fn in_savepoint<T>(
     }
 }
 
+/// A key's existing row; built once, not on every claim.
+static SELECT_EXISTING: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EXISTING_COLUMNS} FROM idempotency WHERE key = ?1"));
+
 fn claim_in(tx: &Connection, claim: &OwnedClaim) -> rusqlite::Result<Claim> {
     let (now, lease_until, expires_at) = (claim.now_ms, claim.lease_until, claim.expires_at);
     let existing = tx
-        .prepare_cached(&format!(
-            "SELECT {EXISTING_COLUMNS} FROM idempotency WHERE key = ?1"
-        ))?
+        .prepare_cached(&SELECT_EXISTING)?
         .query_row(params![claim.key], |row| {
             Ok(Existing {
                 state: row.get(0)?,
