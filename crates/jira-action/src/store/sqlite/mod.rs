@@ -721,11 +721,16 @@ fn prepare(path: &Path) -> Result<(), StoreError> {
     migrate(&mut db)
 }
 
+/// [`MIGRATIONS`] as `rusqlite_migration` runs them.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
 /// Applies what is missing of [`MIGRATIONS`]. Processes opening a new file
 /// together may race (each read the version before the other wrote): the
 /// one that loses fails, reads the version again and finds nothing to do.
 fn migrate(db: &mut Connection) -> Result<(), StoreError> {
-    let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+    let migrations = migrations();
     let mut attempts = 3;
     loop {
         adopt_sqlx_history(db).map_err(sqlite_error)?;
@@ -853,7 +858,6 @@ mod tests {
 
     #[test]
     fn the_migrations_apply_in_order() {
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
-        migrations.validate().expect("valid");
+        migrations().validate().expect("valid");
     }
 }
