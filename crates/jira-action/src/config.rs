@@ -756,43 +756,56 @@ fn required<T>(value: Option<T>, key: &str, mode: &str, env: &str) -> Result<T, 
 impl TryFrom<JiraFile> for JiraConfig {
     type Error = String;
 
-    fn try_from(file: JiraFile) -> Result<JiraConfig, String> {
+    fn try_from(mut file: JiraFile) -> Result<JiraConfig, String> {
         let credentials = match file.auth {
             AuthMode::Passthrough => JiraCredentials::Passthrough,
             AuthMode::Oauth => JiraCredentials::Oauth,
             AuthMode::ApiToken => JiraCredentials::ApiToken {
                 email: required(
-                    file.email,
+                    file.email.take(),
                     "email",
                     "api-token",
                     "JIRA_ACTION_API_EMAIL (--api-email)",
                 )?,
                 token: required(
-                    file.api_token,
+                    file.api_token.take(),
                     "api_token",
                     "api-token",
                     "JIRA_ACTION_API_TOKEN (--api-token)",
                 )?,
             },
             AuthMode::Pat => JiraCredentials::Pat {
-                token: required(file.pat, "pat", "pat", "JIRA_ACTION_JIRA_PAT (--jira-pat)")?,
+                token: required(
+                    file.pat.take(),
+                    "pat",
+                    "pat",
+                    "JIRA_ACTION_JIRA_PAT (--jira-pat)",
+                )?,
             },
             AuthMode::Password => JiraCredentials::Password {
                 username: required(
-                    file.username,
+                    file.username.take(),
                     "username",
                     "password",
                     "JIRA_ACTION_JIRA_USERNAME (--jira-username)",
                 )?,
                 password: required(
-                    file.password,
+                    file.password.take(),
                     "password",
                     "password",
                     "JIRA_ACTION_JIRA_PASSWORD (--jira-password)",
                 )?,
             },
         };
-        Ok(JiraConfig {
+        Ok(JiraConfig::with_credentials(file, credentials))
+    }
+}
+
+impl JiraConfig {
+    /// The file's settings other than its credential keys, with
+    /// `credentials` (what [`JiraConfig`]'s read and its default share).
+    fn with_credentials(file: JiraFile, credentials: JiraCredentials) -> JiraConfig {
+        JiraConfig {
             url: file.url,
             site_url: file.site_url,
             discover_cloud_id: file.discover_cloud_id,
@@ -804,7 +817,7 @@ impl TryFrom<JiraFile> for JiraConfig {
             outcome_settle: file.outcome_settle,
             max_requests_per_second: file.max_requests_per_second,
             priorities: file.priorities,
-        })
+        }
     }
 }
 
@@ -894,20 +907,7 @@ impl Default for JiraFile {
 
 impl Default for JiraConfig {
     fn default() -> Self {
-        let file = JiraFile::default();
-        JiraConfig {
-            url: file.url,
-            site_url: file.site_url,
-            discover_cloud_id: file.discover_cloud_id,
-            flavor: file.flavor,
-            credentials: JiraCredentials::Passthrough,
-            connect_timeout: file.connect_timeout,
-            request_timeout: file.request_timeout,
-            retry_budget: file.retry_budget,
-            outcome_settle: file.outcome_settle,
-            max_requests_per_second: file.max_requests_per_second,
-            priorities: file.priorities,
-        }
+        JiraConfig::with_credentials(JiraFile::default(), JiraCredentials::Passthrough)
     }
 }
 
@@ -1117,6 +1117,26 @@ impl Overrides {
     }
 }
 
+/// A configuration file's text, and its name for messages.
+fn read_file(path: &Path) -> Result<(String, String), ConfigError> {
+    let source = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, source)),
+        Err(e) => Err(ConfigError::Read {
+            path: source,
+            source: e,
+        }),
+    }
+}
+
+/// A TOML error in `source`, as the start reports it.
+fn parse_error(source: &str) -> impl Fn(toml::de::Error) -> ConfigError + '_ {
+    move |e| ConfigError::Parse {
+        path: source.to_owned(),
+        source: Box::new(e),
+    }
+}
+
 impl Config {
     /// The file (or nothing: every default), `overrides` laid over it,
     /// read into types once.
@@ -1124,11 +1144,7 @@ impl Config {
         let Some(path) = path else {
             return Config::read("", "flags and environment", overrides);
         };
-        let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: source.clone(),
-            source: e,
-        })?;
+        let (text, source) = read_file(path)?;
         Config::read(&text, &source, overrides)
     }
 
@@ -1140,19 +1156,11 @@ impl Config {
     /// (`audit`, `backup`): the rest of the file, credentials that only
     /// the server's environment supplies included, is not theirs to check.
     pub fn store_from_file(path: &Path) -> Result<StoreConfig, ConfigError> {
-        let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: source.clone(),
-            source: e,
-        })?;
-        let parse_error = |e| ConfigError::Parse {
-            path: source.clone(),
-            source: Box::new(e),
-        };
-        let mut table = toml::from_str::<toml::Table>(&text).map_err(parse_error)?;
+        let (text, source) = read_file(path)?;
+        let mut table = toml::from_str::<toml::Table>(&text).map_err(parse_error(&source))?;
         rewrite_deprecated(&mut table)?;
         match table.remove("store") {
-            Some(store) => store.try_into().map_err(parse_error),
+            Some(store) => store.try_into().map_err(parse_error(&source)),
             None => Ok(StoreConfig::default()),
         }
     }
@@ -1164,17 +1172,15 @@ impl Config {
 
     /// `text` (from `source`, for messages) with `overrides` laid over it.
     fn read(text: &str, source: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let parse_error = |e| ConfigError::Parse {
-            path: source.to_owned(),
-            source: Box::new(e),
-        };
-        let mut table = toml::from_str::<toml::Table>(text).map_err(parse_error)?;
+        let mut table = toml::from_str::<toml::Table>(text).map_err(parse_error(source))?;
         overrides.apply(&mut table)?;
         let deprecations = rewrite_deprecated(&mut table)?;
         for warning in &deprecations {
             tracing::warn!(source, "{warning}");
         }
-        let mut config: Config = toml::Value::Table(table).try_into().map_err(parse_error)?;
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(parse_error(source))?;
         config.deprecations = deprecations;
         Ok(config)
     }
