@@ -257,26 +257,32 @@ struct GleanArgs {
     allow_unsigned: bool,
 }
 
+/// The keys that each name a source of Glean's key; at most one is set.
+const GLEAN_SOURCES: [&str; 3] = ["glean.key_file", "glean.url", "glean.allow_unsigned"];
+
+/// Sets `key`, one of [`GLEAN_SOURCES`], and removes the file's others.
+fn replace_glean_source(
+    overrides: &mut Overrides,
+    key: &'static str,
+    value: impl Into<toml::Value>,
+) {
+    for other in GLEAN_SOURCES.into_iter().filter(|other| *other != key) {
+        overrides.remove(other);
+    }
+    overrides.set(key, value);
+}
+
 impl GleanArgs {
     /// A key source given here replaces the file's.
     fn overrides(&self, overrides: &mut Overrides) {
         if let Some(path) = &self.glean_key {
-            overrides
-                .set("glean.key_file", path.display().to_string())
-                .remove("glean.url")
-                .remove("glean.allow_unsigned");
+            replace_glean_source(overrides, "glean.key_file", path.display().to_string());
         }
         if let Some(url) = &self.glean_url {
-            overrides
-                .set("glean.url", url.as_str())
-                .remove("glean.key_file")
-                .remove("glean.allow_unsigned");
+            replace_glean_source(overrides, "glean.url", url.as_str());
         }
         if self.allow_unsigned {
-            overrides
-                .set("glean.allow_unsigned", true)
-                .remove("glean.key_file")
-                .remove("glean.url");
+            replace_glean_source(overrides, "glean.allow_unsigned", true);
         }
     }
 }
