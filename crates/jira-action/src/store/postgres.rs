@@ -25,6 +25,15 @@ pub(in crate::store) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("
 static SELECT_EXISTING: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {EXISTING_COLUMNS} FROM idempotency WHERE key = $1"));
 
+/// A sign-in token with its grant: read on every signed-in `/mcp` call.
+static SELECT_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {GRANT_COLUMNS}, t.expires_at AS token_expires_at, t.used_at AS token_used_at \
+         FROM signin_tokens t JOIN signin_grants g ON g.id = t.grant_id \
+         WHERE t.hash = $1 AND t.kind = $2"
+    )
+});
+
 #[derive(Clone, Debug)]
 pub struct Postgres {
     pool: PgPool,
@@ -494,12 +503,7 @@ impl Postgres {
         hash: &str,
         kind: TokenKind,
     ) -> Result<Option<StoredToken>, StoreError> {
-        let sql = format!(
-            "SELECT {GRANT_COLUMNS}, t.expires_at AS token_expires_at, t.used_at AS token_used_at \
-             FROM signin_tokens t JOIN signin_grants g ON g.id = t.grant_id \
-             WHERE t.hash = $1 AND t.kind = $2"
-        );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as(&SELECT_TOKEN)
             .bind(hash)
             .bind(kind.as_str())
             .fetch_optional(&self.pool)

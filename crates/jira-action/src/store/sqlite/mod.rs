@@ -13,7 +13,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -37,6 +37,15 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("../../../migrations/0006_signin.sql"),
     include_str!("../../../migrations/0007_signin_oidc.sql"),
 ];
+
+/// A sign-in token with its grant: read on every signed-in `/mcp` call.
+static SELECT_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {GRANT_COLUMNS}, t.expires_at, t.used_at \
+         FROM signin_tokens t JOIN signin_grants g ON g.id = t.grant_id \
+         WHERE t.hash = ?1 AND t.kind = ?2"
+    )
+});
 
 /// How long opening, migrating or reading waits for another process
 /// holding the database.
@@ -602,12 +611,7 @@ impl Sqlite {
     ) -> Result<Option<StoredToken>, StoreError> {
         let hash = hash.to_owned();
         self.read(move |db| {
-            let sql = format!(
-                "SELECT {GRANT_COLUMNS}, t.expires_at, t.used_at \
-                 FROM signin_tokens t JOIN signin_grants g ON g.id = t.grant_id \
-                 WHERE t.hash = ?1 AND t.kind = ?2"
-            );
-            db.prepare_cached(&sql)?
+            db.prepare_cached(&SELECT_TOKEN)?
                 .query_row(params![hash, kind.as_str()], |row| {
                     Ok(StoredToken {
                         grant: grant_of(row)?,
